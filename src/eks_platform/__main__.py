@@ -1,0 +1,3 @@
+from eks_platform.cli import main
+
+main()

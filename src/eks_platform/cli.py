@@ -1,0 +1,220 @@
+"""The `eksp` command: flags and environment -> one use-case call -> print -> exit code.
+
+Exit codes: 0 ok, 1 findings or a failed apply, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from eks_platform import __version__
+from eks_platform.errors import EksPlatformError, SpecError, UsageError
+from eks_platform.render import render
+from eks_platform.render.files import bundle_files, summary_rows
+from eks_platform.spec.instance_catalog import load_catalog
+from eks_platform.spec.loading import LoadedSpec, load_reference, load_text, reference_text
+from eks_platform.spec.model import Platform
+
+app = typer.Typer(
+    name="eksp",
+    help="eks-platform: one spec file -> a fully private EKS platform (Fargate core services, Calico overlay, "
+    "Karpenter on Bottlerocket, add-ons). Without -f, commands use the embedded reference platform.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class KarpenterApi(str, Enum):
+    v1alpha5 = "v1alpha5"
+    v1 = "v1"
+
+
+SpecFile = Annotated[
+    Path | None,
+    typer.Option("-f", "--file", help="Platform spec (YAML). Default: the embedded reference platform.", show_default=False),
+]
+
+
+def _load(file: Path | None, karpenter_api: KarpenterApi | None = None) -> LoadedSpec:
+    catalog = load_catalog()
+    if file is None:
+        loaded = load_reference(catalog=catalog)
+        text, name = reference_text(), "reference.yaml"
+    else:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"{file}: cannot read the spec ({error.strerror}); give an existing file with -f") from None
+        name = str(file)
+    if karpenter_api is not None or file is not None:
+        loaded = load_text(text, file=name, catalog=catalog)
+        if karpenter_api is not None and loaded.platform.karpenter.api != karpenter_api.value:
+            loaded = _with_karpenter_api(loaded, karpenter_api.value, text=text, name=name)
+    return loaded
+
+
+def _with_karpenter_api(loaded: LoadedSpec, api: str, *, text: str, name: str) -> LoadedSpec:
+    """--karpenter-api: the same platform, another Karpenter API (and its default version if unset)."""
+    import yaml
+
+    document: dict[str, Any] = yaml.safe_load(text)
+    karpenter = document.setdefault("karpenter", {})
+    karpenter["api"] = api
+    if "version" in karpenter:
+        pass  # the user's pin stays, and is checked against the API
+    swapped = load_text(yaml.safe_dump(document, sort_keys=False), file=name)
+    # keep the original file's line numbers for later errors
+    return LoadedSpec(platform=swapped.platform, source=loaded.source)
+
+
+def _fail(error: EksPlatformError) -> None:
+    if isinstance(error, SpecError):
+        for issue in error.issues:
+            err.print(f"[red]error[/red] {issue}", markup=True, soft_wrap=True)
+        err.print(f"{len(error.issues)} error(s); nothing was written.")
+    else:
+        err.print(f"[red]error[/red] {error}", soft_wrap=True)
+    raise typer.Exit(error.exit_code)
+
+
+def _locate(error: SpecError, loaded: LoadedSpec) -> SpecError:
+    return SpecError([loaded.source.locate(issue) for issue in error.issues])
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the reference platform spec.")] = Path("platform.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the reference platform, commented, as a starting point."""
+    if path.exists() and not force:
+        _fail(UsageError(f"{path} exists; pass --force to overwrite it"))
+    path.write_text(reference_text(), encoding="utf-8")
+    out.print(f"wrote {path}: edit it, then `eksp render -f {path} -o out/`")
+
+
+@app.command("render")
+def render_command(
+    file: SpecFile = None,
+    output_dir: Annotated[Path | None, typer.Option("-o", "--output-dir", help="Write every artifact here.")] = None,
+    karpenter_api: Annotated[
+        KarpenterApi | None, typer.Option("--karpenter-api", help="Render Karpenter objects for this API instead of the spec's.")
+    ] = None,
+    output: Annotated[Output, typer.Option("--output", help="Summary format.")] = Output.text,
+) -> None:
+    """Render the whole platform: Kubernetes manifests, Helm releases, AWS inputs. Prints a summary."""
+    try:
+        loaded = _load(file, karpenter_api)
+        try:
+            bundle = render(loaded.platform, catalog=load_catalog())
+        except SpecError as error:
+            raise _locate(error, loaded) from None
+    except EksPlatformError as error:
+        _fail(error)
+        return
+    files = bundle_files(bundle)
+    if output_dir is not None:
+        _write(output_dir, files)
+    rows = summary_rows(bundle)
+    warnings = [str(loaded.source.locate(w)) for w in bundle.warnings]
+    if output is Output.json:
+        out.print_json(
+            json.dumps(
+                {
+                    "platform": loaded.platform.cluster.name,
+                    "karpenterApi": loaded.platform.karpenter.api,
+                    "components": rows,
+                    "warnings": warnings,
+                    "files": sorted(files) if output_dir is not None else [],
+                    "outputDir": str(output_dir) if output_dir is not None else None,
+                }
+            )
+        )
+        return
+    _print_summary(loaded.platform, rows)
+    for warning in warnings:
+        err.print(f"[yellow]warning[/yellow] {warning}", soft_wrap=True)
+    counts = f"{len(bundle.manifests)} manifests, {len(bundle.releases)} Helm releases, {len(bundle.aws)} AWS inputs"
+    if output_dir is not None:
+        out.print(f"wrote {len(files)} files to {output_dir}/ ({counts})")
+    else:
+        out.print(f"{counts}; pass -o DIR to write them")
+
+
+def _write(output_dir: Path, files: dict[str, str]) -> None:
+    for relative, text in files.items():
+        target = output_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+
+def _print_summary(platform: Platform, rows: list[dict[str, Any]]) -> None:
+    table = Table(title=f"{platform.cluster.name}: where every component runs (Karpenter {platform.karpenter.api})")
+    for column in ("component", "namespace", "runs on", "network", "host/served ports", "API server calls it"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["component"],
+            row["namespace"],
+            row["where"],
+            row["network"],
+            ",".join(row["ports"]),
+            "; ".join(_short_call(call) for call in row["calledByApiServer"]),
+        )
+    out.print(table)
+
+
+_CALL_ABBREVIATIONS = {"ValidatingWebhookConfiguration": "webhook", "MutatingWebhookConfiguration": "webhook"}
+
+
+def _short_call(call: str) -> str:
+    kind, _, name = call.partition(" ")
+    return f"{_CALL_ABBREVIATIONS.get(kind, kind)} {name}"
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the platform spec (for editor completion and validation)."""
+    document = Platform.model_json_schema(by_alias=True)
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "eks-platform Platform spec"
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"eksp {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """eks-platform."""
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,102 @@
+"""Every default of the platform spec, in one place.
+
+The model (model.py) takes its static defaults from here; `complete()` fills the few
+defaults that depend on other fields. Nothing else in the code base invents a default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from eks_platform.spec.model import Platform
+
+KUBERNETES_VERSION = "1.33"
+SERVICE_CIDR = "172.20.0.0/16"
+CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+# Calico (facts/calico-and-addons.md §1b, §1d)
+CALICO_VERSION = "v3.32.1"
+IPPOOL_CIDR = "172.16.0.0/16"  # what the operator itself picks on EKS when no pool is given
+IPPOOL_BLOCK_SIZE = 26
+CALICO_CONTROL_PLANE_REPLICAS = 1  # one add-ons node: two host-network replicas would clash on 5443/5473
+
+# Karpenter (facts/karpenter.md)
+KARPENTER_API = "v1"  # v1alpha5 (the seed's API) runs only on Kubernetes <= 1.28, which EKS no longer offers
+KARPENTER_VERSION_BY_API = {"v1alpha5": "v0.31.5", "v1": "1.14.1"}
+KARPENTER_NAMESPACE = "karpenter"
+MAX_PODS = 110  # Calico pods use no ENI IP, so the ENI-based limit (t3.2xlarge: 58) is wrong here
+NODE_TEMPLATE_NAME = "bottlerocket"
+DISCOVERY_TAG_KEY = "karpenter.sh/discovery"
+DATA_VOLUME_SIZE = "20Gi"
+OS_VOLUME_SIZE = "4Gi"
+AMI_ALIAS = "bottlerocket@latest"
+
+# Labels and taints eks-platform puts on nodes and pods
+POOL_LABEL = "eks-platform.io/pool"
+PILOT_LABEL = "eks-platform.io/pilot"
+FARGATE_POD_LABEL = "eks-platform.io/compute"
+FARGATE_POD_LABEL_VALUE = "fargate"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "eks-platform"
+ADDONS_POOL = "addons"
+PILOT_INSTANCE_TYPES = ("m6a.4xlarge", "t3.2xlarge")
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    chart: str
+    repo: str
+    version: str
+    namespace: str
+
+
+# Pinned charts (facts/calico-and-addons.md §2a). Keyed by the spec's add-on key.
+CHARTS: dict[str, ChartPin] = {
+    "karpenter-v1alpha5": ChartPin("karpenter", "oci://public.ecr.aws/karpenter", "v0.31.5", "karpenter"),
+    "karpenter-v1": ChartPin("karpenter", "oci://public.ecr.aws/karpenter", "1.14.1", "karpenter"),
+    "tigeraOperator": ChartPin("tigera-operator", "https://docs.tigera.io/calico/charts", CALICO_VERSION, "tigera-operator"),
+    "calicoCrds": ChartPin("crd.projectcalico.org.v1", "https://docs.tigera.io/calico/charts", CALICO_VERSION, "tigera-operator"),
+    "efsCsi": ChartPin("aws-efs-csi-driver", "https://kubernetes-sigs.github.io/aws-efs-csi-driver/", "4.4.1", "kube-system"),
+    "ingressNginx": ChartPin("ingress-nginx", "https://kubernetes.github.io/ingress-nginx", "4.15.1", "ingress-nginx"),
+    "replicator": ChartPin("kubernetes-replicator", "https://helm.mittwald.de", "2.12.4", "kubernetes-replicator"),
+    "kubecost": ChartPin("cost-analyzer", "https://kubecost.github.io/cost-analyzer/", "2.9.7", "kubecost"),
+    "metricsServer": ChartPin("metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "3.13.1", "kube-system"),
+    "prometheus": ChartPin("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3", "monitoring"),
+    "grafana": ChartPin("grafana", "https://grafana-community.github.io/helm-charts", "12.11.1", "monitoring"),
+    "loki": ChartPin("loki", "https://grafana-community.github.io/helm-charts", "18.11.0", "monitoring"),
+}
+
+# Ports that components serve when they must move off a clash (facts/calico-and-addons.md §3, §5).
+METRICS_SERVER_PORT = 10251  # 10250 is the kubelet's (and reserved on Fargate)
+PROMETHEUS_OPERATOR_PORT = 10260  # chart default 10250 clashes with the kubelet
+INGRESS_WEBHOOK_PORT = 8443
+CALICO_APISERVER_PORT = 5443
+
+
+def complete(platform: Platform) -> Platform:
+    """Fill the defaults that depend on other fields; never overwrite what the user set."""
+    karpenter = platform.karpenter
+    if karpenter.version is None:
+        karpenter = karpenter.model_copy(update={"version": KARPENTER_VERSION_BY_API[karpenter.api]})
+    addons = {}
+    for field_name, field in type(platform.addons).model_fields.items():
+        addon = getattr(platform.addons, field_name)
+        pin = CHARTS[field.alias or field_name]
+        unset = {key: getattr(pin, key) for key in ("chart", "repo", "version", "namespace") if not getattr(addon, key)}
+        addons[field_name] = addon.model_copy(update=unset)
+    pilots = [
+        pilot if pilot.namespace else pilot.model_copy(update={"namespace": f"pilot-{pilot.name}"})
+        for pilot in platform.pilots
+    ]
+    return platform.model_copy(
+        update={
+            "karpenter": karpenter,
+            "addons": platform.addons.model_copy(update=addons),
+            "pilots": pilots,
+        }
+    )
+
+# Newest Kubernetes minor each Karpenter line supports (karpenter.sh compatibility matrix).
+KARPENTER_MAX_KUBERNETES = {"v1alpha5": "1.28", "v1": "1.35"}

@@ -1,0 +1,222 @@
+"""Read a platform spec from YAML: every error found, each with file, line, key path and fix."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from eks_platform.errors import Loc, SpecError, SpecIssue
+from eks_platform.spec.defaults import complete
+from eks_platform.spec.instance_catalog import InstanceCatalog, load_catalog
+from eks_platform.spec.model import Platform
+from eks_platform.spec.validation import validate
+
+REFERENCE_NAME = "reference.yaml"
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Where each key of the YAML document was written, to point errors at a line."""
+
+    file: str
+    lines: Mapping[Loc, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Loc) -> int | None:
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.lines:
+                return self.lines[loc[:end]]
+        return None
+
+    def locate(self, issue: SpecIssue) -> SpecIssue:
+        return issue.located(file=self.file, line=self.line_of(issue.loc))
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    platform: Platform
+    source: SourceMap
+
+
+def reference_text() -> str:
+    """The embedded reference platform, with its comments."""
+    return resources.files("eks_platform.spec").joinpath(REFERENCE_NAME).read_text(encoding="utf-8")
+
+
+def load_reference(*, catalog: InstanceCatalog | None = None) -> LoadedSpec:
+    return load_text(reference_text(), file=REFERENCE_NAME, catalog=catalog)
+
+
+def load_text(text: str, *, file: str, catalog: InstanceCatalog | None = None) -> LoadedSpec:
+    """Parse, type-check and validate a spec; raise SpecError listing every issue."""
+    document, source, issues = _parse_yaml(text, file)
+    if document is None:
+        raise SpecError([source.locate(issue) for issue in issues])
+    try:
+        platform = Platform.model_validate(document)
+    except ValidationError as error:
+        issues += [_issue_from_pydantic(detail) for detail in error.errors()]
+        raise SpecError([source.locate(issue) for issue in issues]) from None
+    platform = complete(platform)
+    issues += validate(platform, catalog=catalog or load_catalog())
+    if issues:
+        raise SpecError([source.locate(issue) for issue in issues])
+    return LoadedSpec(platform=platform, source=source)
+
+
+# --- YAML ----------------------------------------------------------------------------------------
+
+
+def _parse_yaml(text: str, file: str) -> tuple[dict[str, Any] | None, SourceMap, list[SpecIssue]]:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        problem = getattr(error, "problem", None) or str(error)
+        issue = SpecIssue(loc=(), message=f"not valid YAML: {problem}", fix="fix the YAML syntax at that line")
+        line = mark.line + 1 if mark is not None else None
+        return None, SourceMap(file=file), [issue.located(file=file, line=line)]
+    lines: dict[Loc, int] = {}
+    issues: list[SpecIssue] = []
+    if root is not None:
+        lines[()] = root.start_mark.line + 1
+        _index_lines(root, (), lines, issues)
+    source = SourceMap(file=file, lines=lines)
+    if not isinstance(document, dict):
+        issues.append(
+            SpecIssue(loc=(), message="the spec must be a YAML mapping", fix="start from `eksp init platform.yaml`")
+        )
+        return None, source, issues
+    if issues:
+        return None, source, issues
+    return document, source, issues
+
+
+def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[SpecIssue]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = (*loc, key)
+            if key in seen:
+                issues.append(
+                    SpecIssue(loc=child, message=f"key '{key}' is written twice", fix="keep one of them")
+                )
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            _index_lines(value_node, child, lines, issues)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            child = (*loc, index)
+            lines[child] = item.start_mark.line + 1
+            _index_lines(item, child, lines, issues)
+
+
+# --- pydantic errors -> issues with fixes --------------------------------------------------------
+
+
+def _issue_from_pydantic(detail: ErrorDetails) -> SpecIssue:
+    loc: Loc = tuple(part for part in detail["loc"] if not _is_union_tag(part))
+    kind = detail["type"]
+    value = detail.get("input")
+    key = loc[-1] if loc else ""
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        fix = f"did you mean '{close[0]}'?" if close else f"remove it; allowed keys: {', '.join(allowed)}"
+        return SpecIssue(loc=loc, message=f"unknown key '{key}'", fix=fix)
+    if kind == "missing":
+        return SpecIssue(loc=loc, message="required key is missing", fix=f"add '{key}'")
+    if kind == "literal_error":
+        expected = str(detail.get("ctx", {}).get("expected", ""))
+        return SpecIssue(loc=loc, message=f"{value!r} is not allowed", fix=f"use one of {expected}")
+    if kind == "string_type" and key == "kubernetesVersion" and isinstance(value, float | int):
+        return SpecIssue(
+            loc=loc,
+            message=f"{value!r} is a number, not a version",
+            fix='quote it, e.g. kubernetesVersion: "1.30" (YAML reads 1.30 as the number 1.3)',
+        )
+    if kind == "string_pattern_mismatch":
+        pattern = str(detail.get("ctx", {}).get("pattern", ""))
+        return SpecIssue(loc=loc, message=f"{value!r} has the wrong format", fix=_pattern_fix(str(key), pattern))
+    if kind.startswith("ip_v4"):
+        return SpecIssue(
+            loc=loc,
+            message=f"{value!r} is not an IPv4 CIDR",
+            fix="write a network with its host bits zero, like 10.0.0.0/16",
+        )
+    if kind.endswith("_type"):
+        expected = kind.removesuffix("_type").replace("model", "mapping").replace("dict", "mapping")
+        return SpecIssue(
+            loc=loc,
+            message=f"expected a {expected}, got {type(value).__name__} {value!r}",
+            fix=f"write '{key}' as a {expected}",
+        )
+    return SpecIssue(loc=loc, message=detail["msg"][0].lower() + detail["msg"][1:], fix="")
+
+
+_PATTERN_FIXES = {
+    "name": "use lower-case letters, digits and '-', starting and ending with a letter or digit",
+    "region": "use an AWS region name like us-east-1",
+    "kubernetesVersion": 'write the minor version as a string, like "1.31"',
+    "id": "use a VPC id like vpc-0a1b2c3d4e5f60718",
+    "vpcId": "use a VPC id like vpc-0a1b2c3d4e5f60718",
+    "size": "write a whole number of GiB, like 20Gi",
+    "amiAlias": "use bottlerocket@latest or bottlerocket@v1.26.0",
+    "version": "write a Calico version like v3.32.1",
+    "prefix": "write a registry host and path, like 123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror",
+}
+
+
+def _pattern_fix(key: str, pattern: str) -> str:
+    if key.isdigit() or key == "":
+        return f"match {pattern}"
+    return _PATTERN_FIXES.get(key, f"match {pattern}")
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic puts the chosen union member into the loc ("str", "constrained-str", "literal['']" ...)
+    return isinstance(part, str) and (
+        part in {"str", "int", "constrained-str", "function-after", "none"} or part.startswith(("literal[", "lax-or-"))
+    )
+
+
+def _allowed_keys(loc: Loc) -> list[str]:
+    model: Any = Platform
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field_info = next(
+            (f for name, f in model.model_fields.items() if (f.alias or name) == part),
+            None,
+        )
+        if field_info is None:
+            return []
+        model = _unwrap(field_info.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return sorted(f.alias or name for name, f in model.model_fields.items())
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """list[X] / X | None / Annotated[X, ...] -> X (the model a nested key belongs to)."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (list, typing.Union, types.UnionType):
+            models = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+            annotation = models[0]
+        else:
+            return annotation
