@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,19 +35,21 @@ err = Console(stderr=True, highlight=False)
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
-class Output(str, Enum):
+class Output(StrEnum):
     text = "text"
     json = "json"
 
 
-class KarpenterApi(str, Enum):
+class KarpenterApi(StrEnum):
     v1alpha5 = "v1alpha5"
     v1 = "v1"
 
 
 SpecFile = Annotated[
     Path | None,
-    typer.Option("-f", "--file", help="Platform spec (YAML). Default: the embedded reference platform.", show_default=False),
+    typer.Option(
+        "-f", "--file", help="Platform spec (YAML). Default: the embedded reference platform.", show_default=False
+    ),
 ]
 
 
@@ -60,7 +62,9 @@ def _load(file: Path | None, karpenter_api: KarpenterApi | None = None) -> Loade
         try:
             text = file.read_text(encoding="utf-8")
         except OSError as error:
-            raise UsageError(f"{file}: cannot read the spec ({error.strerror}); give an existing file with -f") from None
+            raise UsageError(
+                f"{file}: cannot read the spec ({error.strerror}); give an existing file with -f"
+            ) from None
         name = str(file)
     if karpenter_api is not None or file is not None:
         loaded = load_text(text, file=name, catalog=catalog)
@@ -114,7 +118,8 @@ def render_command(
     file: SpecFile = None,
     output_dir: Annotated[Path | None, typer.Option("-o", "--output-dir", help="Write every artifact here.")] = None,
     karpenter_api: Annotated[
-        KarpenterApi | None, typer.Option("--karpenter-api", help="Render Karpenter objects for this API instead of the spec's.")
+        KarpenterApi | None,
+        typer.Option("--karpenter-api", help="Render Karpenter objects for this API instead of the spec's."),
     ] = None,
     output: Annotated[Output, typer.Option("--output", help="Summary format.")] = Output.text,
 ) -> None:

@@ -45,7 +45,8 @@ def render_fargate_profiles(platform: Platform) -> Obj:
             {
                 "name": profile.name,
                 "selectors": [
-                    {"namespace": s.namespace, **({"labels": dict(s.labels)} if s.labels else {})} for s in profile.selectors
+                    {"namespace": s.namespace, **({"labels": dict(s.labels)} if s.labels else {})}
+                    for s in profile.selectors
                 ],
             }
             for profile in platform.fargate.profiles
@@ -76,8 +77,15 @@ def render_node_security_group_rules(platform: Platform, plan: PlacementPlan) ->
                 add(port.number, port.protocol, "nodeSecurityGroup", f"nodes -> {use.owner} ({port.role})")
     ordered = [rules[key] for key in sorted(rules)]
     # Fargate pods use the cluster security group: EC2 pods reach CoreDNS and the rest there, and back.
-    ordered.append({"fromPort": 0, "toPort": 65535, "protocol": "-1", "source": "clusterSecurityGroup",
-                    "description": "Fargate pods (cluster security group) -> nodes"})
+    ordered.append(
+        {
+            "fromPort": 0,
+            "toPort": 65535,
+            "protocol": "-1",
+            "source": "clusterSecurityGroup",
+            "description": "Fargate pods (cluster security group) -> nodes",
+        }
+    )
     return {"vpcCidr": str(platform.cluster.vpc.cidr), "ingress": ordered}
 
 
@@ -86,15 +94,32 @@ def render_iam(platform: Platform) -> Obj:
     roles: list[Obj] = [
         {"name": f"{name}-cluster", "for": "EKS control plane"},
         {"name": f"{name}-fargate-pod-execution", "for": "Fargate pods"},
-        {"name": f"{name}-karpenter-node", "for": "Karpenter nodes", "instanceProfile": instance_profile_name(platform)},
-        {"name": f"{name}-karpenter", "for": "Karpenter controller (IRSA)",
-         "serviceAccount": f"{platform.karpenter.namespace}/karpenter", "output": "KarpenterControllerRoleArn"},
-        {"name": f"{name}-ebs-csi", "for": "EBS CSI controller (IRSA)", "serviceAccount": "kube-system/ebs-csi-controller-sa"},
+        {
+            "name": f"{name}-karpenter-node",
+            "for": "Karpenter nodes",
+            "instanceProfile": instance_profile_name(platform),
+        },
+        {
+            "name": f"{name}-karpenter",
+            "for": "Karpenter controller (IRSA)",
+            "serviceAccount": f"{platform.karpenter.namespace}/karpenter",
+            "output": "KarpenterControllerRoleArn",
+        },
+        {
+            "name": f"{name}-ebs-csi",
+            "for": "EBS CSI controller (IRSA)",
+            "serviceAccount": "kube-system/ebs-csi-controller-sa",
+        },
     ]
     if platform.addons.efs_csi.enabled:
-        roles.append({"name": f"{name}-efs-csi", "for": "EFS CSI controller (IRSA)",
-                      "serviceAccount": f"{platform.addons.efs_csi.namespace}/efs-csi-controller-sa",
-                      "output": "EfsCsiControllerRoleArn"})
+        roles.append(
+            {
+                "name": f"{name}-efs-csi",
+                "for": "EFS CSI controller (IRSA)",
+                "serviceAccount": f"{platform.addons.efs_csi.namespace}/efs-csi-controller-sa",
+                "output": "EfsCsiControllerRoleArn",
+            }
+        )
     return {"roles": roles}
 
 

@@ -24,6 +24,7 @@ KIND_RANK: dict[str, int] = {
     "Provisioner": 11,
     "NodePool": 11,
     "Installation": 20,
+    "KubeControllersConfiguration": 22,
     "APIServer": 21,
     "GlobalNetworkPolicy": 30,
     "NetworkPolicy": 31,

@@ -54,7 +54,13 @@ def render_installation(platform: Platform, plan: PlacementPlan) -> Obj:
         # replaces typha's tolerate-everything: typha may use the add-ons node and untainted nodes, never a pilot's
         "controlPlaneTolerations": [*pool_tolerations(platform, platform.calico.pool), CRITICAL_ADDONS_ONLY],
         "typhaDeployment": {
-            "spec": {"template": {"spec": {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": NOT_ON_FARGATE}}}}}
+            "spec": {
+                "template": {
+                    "spec": {
+                        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": NOT_ON_FARGATE}}
+                    }
+                }
+            }
         },
         "kubeletVolumePluginPath": "None",
     }
@@ -100,7 +106,11 @@ def render_policies(platform: Platform, plan: PlacementPlan) -> list[Obj]:
                 types=["Egress"],
                 egress=[
                     # CoreDNS runs on Fargate: no Calico endpoint to select, so match the Service's endpoints.
-                    {"action": "Allow", "protocol": protocol, "destination": {"services": {"name": "kube-dns", "namespace": "kube-system"}}}
+                    {
+                        "action": "Allow",
+                        "protocol": protocol,
+                        "destination": {"services": {"name": "kube-dns", "namespace": "kube-system"}},
+                    }
                     for protocol in ("UDP", "TCP")
                 ],
             ),
@@ -109,8 +119,18 @@ def render_policies(platform: Platform, plan: PlacementPlan) -> list[Obj]:
                 namespace,
                 order=200,
                 types=["Ingress", "Egress"],
-                ingress=[{"action": "Allow", "source": {"namespaceSelector": f"kubernetes.io/metadata.name == '{namespace}'"}}],
-                egress=[{"action": "Allow", "destination": {"namespaceSelector": f"kubernetes.io/metadata.name == '{namespace}'"}}],
+                ingress=[
+                    {
+                        "action": "Allow",
+                        "source": {"namespaceSelector": _namespace_is(namespace)},
+                    }
+                ],
+                egress=[
+                    {
+                        "action": "Allow",
+                        "destination": {"namespaceSelector": _namespace_is(namespace)},
+                    }
+                ],
             ),
         ]
         ingress = plan.get("ingress-nginx-controller")
@@ -128,7 +148,10 @@ def render_policies(platform: Platform, plan: PlacementPlan) -> list[Obj]:
                         {
                             "action": "Allow",
                             "protocol": "TCP",
-                            "source": {"namespaceSelector": "global()", "selector": _node_selector_expression(platform, ingress)},
+                            "source": {
+                                "namespaceSelector": "global()",
+                                "selector": _node_selector_expression(platform, ingress),
+                            },
                         }
                     ],
                 )
@@ -146,7 +169,7 @@ def render_policies(platform: Platform, plan: PlacementPlan) -> list[Obj]:
                             "action": "Allow",
                             "protocol": "TCP",
                             "source": {
-                                "namespaceSelector": f"kubernetes.io/metadata.name == '{prometheus.component.namespace}'",
+                                "namespaceSelector": _namespace_is(prometheus.component.namespace),
                                 "selector": "app.kubernetes.io/name == 'prometheus'",
                             },
                         }
@@ -154,6 +177,10 @@ def render_policies(platform: Platform, plan: PlacementPlan) -> list[Obj]:
                 )
             )
     return objects
+
+
+def _namespace_is(namespace: str) -> str:
+    return f"kubernetes.io/metadata.name == '{namespace}'"
 
 
 def _node_selector_expression(platform: Platform, placement: Placement) -> str:
@@ -185,4 +212,9 @@ def _policy(
         spec["ingress"] = ingress
     if egress is not None:
         spec["egress"] = egress
-    return {"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy", "metadata": _meta(name, namespace), "spec": spec}
+    return {
+        "apiVersion": "projectcalico.org/v3",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(name, namespace),
+        "spec": spec,
+    }

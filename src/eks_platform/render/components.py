@@ -63,7 +63,15 @@ NEEDS_OVERLAY = "it must connect to pods on the Calico overlay, which a Fargate 
 DAEMONSET_ON_EVERY_NODE = "it is a DaemonSet on every EC2 node"
 
 
-def _daemonset(name: str, owner: str, namespace: str, labels: Mapping[str, str], *, host_network: bool, ports: tuple[Port, ...] = ()) -> Component:
+def _daemonset(
+    name: str,
+    owner: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    *,
+    host_network: bool,
+    ports: tuple[Port, ...] = (),
+) -> Component:
     runs_on: RunsOn = "hostNetwork" if host_network else "overlay"
     return Component(
         name=name,
@@ -91,12 +99,21 @@ def components(platform: Platform) -> list[Component]:
             pod_labels={"k8s-app": "kube-dns"},
             allowed=frozenset({"fargate"}),
             default="fargate",
-            why_not={"overlay": "Fargate pods (Karpenter, the CSI controllers) resolve names through it", "hostNetwork": "the EKS add-on does not run in the host network"},
+            why_not={
+                "overlay": "Fargate pods (Karpenter, the CSI controllers) resolve names through it",
+                "hostNetwork": "the EKS add-on does not run in the host network",
+            },
             can_label_for_fargate=False,
             replicas=2,
         ),
-        _daemonset("kube-proxy", "managedAddons.kubeProxy", "kube-system", {"k8s-app": "kube-proxy"}, host_network=True,
-                   ports=(Port("metrics", 10249, loopback_only=True), Port("healthz", 10256))),
+        _daemonset(
+            "kube-proxy",
+            "managedAddons.kubeProxy",
+            "kube-system",
+            {"k8s-app": "kube-proxy"},
+            host_network=True,
+            ports=(Port("metrics", 10249, loopback_only=True), Port("healthz", 10256)),
+        ),
         Component(
             name="ebs-csi-controller",
             owner="managedAddons.ebsCsi",
@@ -120,8 +137,14 @@ def components(platform: Platform) -> list[Component]:
             default="hostNetwork",
             why_not={"fargate": "its chart hard-codes hostNetwork: true and a hostPath volume, which Fargate rejects"},
         ),
-        _daemonset("calico-node", "calico", "calico-system", {"k8s-app": "calico-node"}, host_network=True,
-                   ports=(Port("felix-health", 9099, loopback_only=True), Port("vxlan", 4789, "UDP", from_nodes=True))),
+        _daemonset(
+            "calico-node",
+            "calico",
+            "calico-system",
+            {"k8s-app": "calico-node"},
+            host_network=True,
+            ports=(Port("felix-health", 9099, loopback_only=True), Port("vxlan", 4789, "UDP", from_nodes=True)),
+        ),
         Component(
             name="calico-typha",
             owner="calico",
@@ -172,8 +195,14 @@ def components(platform: Platform) -> list[Component]:
                 ports=(Port("healthz", 9909),),
                 replicas=2,
             ),
-            _daemonset("efs-csi-node", "addons.efsCsi", addons.efs_csi.namespace, {"app": "efs-csi-node"}, host_network=True,
-                       ports=(Port("healthz", 9809),)),
+            _daemonset(
+                "efs-csi-node",
+                "addons.efsCsi",
+                addons.efs_csi.namespace,
+                {"app": "efs-csi-node"},
+                host_network=True,
+                ports=(Port("healthz", 9809),),
+            ),
         ]
     if addons.ingress_nginx.enabled:
         found.append(
@@ -185,7 +214,10 @@ def components(platform: Platform) -> list[Component]:
                 pod_labels={"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller"},
                 allowed=frozenset({"hostNetwork"}),
                 default="hostNetwork",
-                why_not={"fargate": NEEDS_OVERLAY + " (the application backends)", "overlay": OVERLAY_UNREACHABLE + "; NLB IP targets need a VPC IP"},
+                why_not={
+                    "fargate": NEEDS_OVERLAY + " (the application backends)",
+                    "overlay": OVERLAY_UNREACHABLE + "; NLB IP targets need a VPC IP",
+                },
                 ports=(
                     Port("http", 80, from_load_balancer=True),
                     Port("https", 443, from_load_balancer=True),
@@ -193,16 +225,28 @@ def components(platform: Platform) -> list[Component]:
                     Port("webhook", d.INGRESS_WEBHOOK_PORT, called_by_api_server=True),
                 ),
                 movable_port="webhook",
-                api_server_calls=(ApiServerCall("ValidatingWebhookConfiguration", "ingress-nginx-admission", "webhook"),),
+                api_server_calls=(
+                    ApiServerCall("ValidatingWebhookConfiguration", "ingress-nginx-admission", "webhook"),
+                ),
             )
         )
     if addons.replicator.enabled:
-        found.append(_overlay_app("kubernetes-replicator", "addons.replicator", addons.replicator.namespace,
-                                  {"app.kubernetes.io/name": "kubernetes-replicator"}, Port("health", 9102),
-                                  allowed=frozenset({"overlay", "fargate", "hostNetwork"})))
+        found.append(
+            _overlay_app(
+                "kubernetes-replicator",
+                "addons.replicator",
+                addons.replicator.namespace,
+                {"app.kubernetes.io/name": "kubernetes-replicator"},
+                Port("health", 9102),
+                allowed=frozenset({"overlay", "fargate", "hostNetwork"}),
+            )
+        )
     if addons.kubecost.enabled:
-        found.append(_overlay_app("kubecost", "addons.kubecost", addons.kubecost.namespace,
-                                  {"app": "cost-analyzer"}, Port("http", 9090)))
+        found.append(
+            _overlay_app(
+                "kubecost", "addons.kubecost", addons.kubecost.namespace, {"app": "cost-analyzer"}, Port("http", 9090)
+            )
+        )
     if addons.metrics_server.enabled:
         found.append(
             Component(
@@ -213,7 +257,9 @@ def components(platform: Platform) -> list[Component]:
                 pod_labels={"app.kubernetes.io/name": "metrics-server"},
                 allowed=frozenset({"fargate", "hostNetwork"}),
                 default="fargate",
-                why_not={"overlay": OVERLAY_UNREACHABLE + " (APIService v1beta1.metrics.k8s.io shows FailedDiscoveryCheck)"},
+                why_not={
+                    "overlay": OVERLAY_UNREACHABLE + " (APIService v1beta1.metrics.k8s.io shows FailedDiscoveryCheck)"
+                },
                 ports=(Port("https", d.METRICS_SERVER_PORT, called_by_api_server=True),),
                 movable_port="https",
                 api_server_calls=(ApiServerCall("APIService", "v1beta1.metrics.k8s.io", "https"),),
@@ -238,27 +284,65 @@ def components(platform: Platform) -> list[Component]:
                     ApiServerCall("MutatingWebhookConfiguration", "kube-prometheus-stack-admission", "https"),
                 ),
             ),
-            _overlay_app("prometheus", "addons.prometheus", namespace, {"app.kubernetes.io/name": "prometheus"},
-                         Port("http", 9090), workload="StatefulSet"),
-            _overlay_app("alertmanager", "addons.prometheus", namespace, {"app.kubernetes.io/name": "alertmanager"},
-                         Port("http", 9093), workload="StatefulSet"),
-            _overlay_app("kube-state-metrics", "addons.prometheus", namespace, {"app.kubernetes.io/name": "kube-state-metrics"},
-                         Port("http", 8080)),
-            _daemonset("node-exporter", "addons.prometheus", namespace, {"app.kubernetes.io/name": "prometheus-node-exporter"},
-                       host_network=True, ports=(Port("metrics", 9100, from_nodes=True),)),
+            _overlay_app(
+                "prometheus",
+                "addons.prometheus",
+                namespace,
+                {"app.kubernetes.io/name": "prometheus"},
+                Port("http", 9090),
+                workload="StatefulSet",
+            ),
+            _overlay_app(
+                "alertmanager",
+                "addons.prometheus",
+                namespace,
+                {"app.kubernetes.io/name": "alertmanager"},
+                Port("http", 9093),
+                workload="StatefulSet",
+            ),
+            _overlay_app(
+                "kube-state-metrics",
+                "addons.prometheus",
+                namespace,
+                {"app.kubernetes.io/name": "kube-state-metrics"},
+                Port("http", 8080),
+            ),
+            _daemonset(
+                "node-exporter",
+                "addons.prometheus",
+                namespace,
+                {"app.kubernetes.io/name": "prometheus-node-exporter"},
+                host_network=True,
+                ports=(Port("metrics", 9100, from_nodes=True),),
+            ),
         ]
     if addons.grafana.enabled:
-        found.append(_overlay_app("grafana", "addons.grafana", addons.grafana.namespace,
-                                  {"app.kubernetes.io/name": "grafana"}, Port("http", 3000)))
+        found.append(
+            _overlay_app(
+                "grafana",
+                "addons.grafana",
+                addons.grafana.namespace,
+                {"app.kubernetes.io/name": "grafana"},
+                Port("http", 3000),
+            )
+        )
     if addons.loki.enabled:
-        found.append(_overlay_app("loki", "addons.loki", addons.loki.namespace, {"app.kubernetes.io/name": "loki"},
-                                  Port("http", 3100), workload="StatefulSet"))
+        found.append(
+            _overlay_app(
+                "loki",
+                "addons.loki",
+                addons.loki.namespace,
+                {"app.kubernetes.io/name": "loki"},
+                Port("http", 3100),
+                workload="StatefulSet",
+            )
+        )
     return found
 
 
 def _karpenter(platform: Platform) -> Component:
     v1alpha5 = platform.karpenter.api == "v1alpha5"
-    ports = (Port("metrics", 8000 if v1alpha5 else 8080), Port("health", 8081))
+    ports: tuple[Port, ...] = (Port("metrics", 8000 if v1alpha5 else 8080), Port("health", 8081))
     calls: tuple[ApiServerCall, ...] = ()
     if v1alpha5:
         ports += (Port("webhook", 8443, called_by_api_server=True),)
@@ -304,6 +388,9 @@ def _overlay_app(
         pod_labels=labels,
         allowed=allowed,
         default="overlay",
-        why_not={"fargate": NEEDS_OVERLAY, "hostNetwork": "nothing on the VPC side calls it; keep host ports for what needs them"},
+        why_not={
+            "fargate": NEEDS_OVERLAY,
+            "hostNetwork": "nothing on the VPC side calls it; keep host ports for what needs them",
+        },
         ports=(port,),
     )

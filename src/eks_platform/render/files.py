@@ -40,10 +40,10 @@ def _manifest_name(index: int, obj: Obj) -> str:
 
 def bundle_files(bundle: Bundle) -> dict[str, str]:
     files: dict[str, str] = {}
-    for index, obj in enumerate(bundle.manifests):
-        files[_manifest_name(index, obj)] = to_yaml(obj)
-    for order, release in enumerate(bundle.releases):
-        base = f"helm/{order:02d}-{release.name}"
+    for rank, obj in enumerate(bundle.manifests):
+        files[_manifest_name(rank, obj)] = to_yaml(obj)
+    for position, release in enumerate(bundle.releases):
+        base = f"helm/{position:02d}-{release.name}"
         files[f"{base}/release.yaml"] = to_yaml(
             {
                 "name": release.name,

@@ -47,9 +47,7 @@ def pilot_provisioner(name: str, instance_type: str) -> ProvisionerSpec:
 
 
 def all_provisioners(platform: Platform) -> list[ProvisionerSpec]:
-    return list(platform.karpenter.provisioners) + [
-        pilot_provisioner(p.name, p.instance_type) for p in platform.pilots
-    ]
+    return list(platform.karpenter.provisioners) + [pilot_provisioner(p.name, p.instance_type) for p in platform.pilots]
 
 
 def pool_node_selector(platform: Platform, pool: str) -> dict[str, str]:
@@ -90,7 +88,11 @@ def _discovery(platform: Platform) -> dict[str, str]:
 
 
 def _tags(platform: Platform) -> dict[str, str]:
-    return {**platform.cluster.tags, **platform.karpenter.node_template.tags, "eks-platform.io/cluster": platform.cluster.name}
+    return {
+        **platform.cluster.tags,
+        **platform.karpenter.node_template.tags,
+        "eks-platform.io/cluster": platform.cluster.name,
+    }
 
 
 def _block_devices(platform: Platform) -> list[Obj]:

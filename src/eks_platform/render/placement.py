@@ -98,8 +98,16 @@ def _requested(component: Component, platform: Platform) -> tuple[RunsOn | None,
 
 
 _MAIN_COMPONENTS = frozenset(
-    {"efs-csi-controller", "ingress-nginx-controller", "kubernetes-replicator", "kubecost", "metrics-server",
-     "prometheus-operator", "grafana", "loki"}
+    {
+        "efs-csi-controller",
+        "ingress-nginx-controller",
+        "kubernetes-replicator",
+        "kubecost",
+        "metrics-server",
+        "prometheus-operator",
+        "grafana",
+        "loki",
+    }
 )
 
 
@@ -127,7 +135,8 @@ def _place(component: Component, platform: Platform, issues: list[SpecIssue]) ->
                 issues.append(
                     SpecIssue(
                         loc=(*loc, "port"),
-                        message=f"{component.name} would serve on {KUBELET_PORT}, the port Fargate reserves for its own kubelet",
+                        message=f"{component.name} would serve on {KUBELET_PORT}, "
+                        "the port Fargate reserves for its own kubelet",
                         fix=f"use another port, e.g. port: {d.METRICS_SERVER_PORT}",
                     )
                 )
@@ -189,7 +198,11 @@ def _fargate_mismatches(placements: list[Placement], platform: Platform) -> Iter
         match = matching_profile(platform, namespace=component.namespace, labels=placement.pod_labels)
         if placement.runs_on == "fargate":
             if match is None:
-                wanted = dict(placement.pod_labels) if not component.can_label_for_fargate else {d.FARGATE_POD_LABEL: d.FARGATE_POD_LABEL_VALUE}
+                wanted = (
+                    dict(placement.pod_labels)
+                    if not component.can_label_for_fargate
+                    else {d.FARGATE_POD_LABEL: d.FARGATE_POD_LABEL_VALUE}
+                )
                 yield SpecIssue(
                     loc=("fargate", "profiles"),
                     message=f"{component.name} is placed on Fargate, but no Fargate profile selects its pods "
@@ -202,7 +215,8 @@ def _fargate_mismatches(placements: list[Placement], platform: Platform) -> Iter
             reason = component.why_not.get("fargate") or f"it is placed on {placement.runs_on}"
             yield SpecIssue(
                 loc=match[1],
-                message=f"selects {component.name} (namespace {component.namespace}), which must not run on Fargate: {reason}",
+                message=f"selects {component.name} (namespace {component.namespace}), "
+                f"which must not run on Fargate: {reason}",
                 fix=f"add labels {{{d.FARGATE_POD_LABEL}: {d.FARGATE_POD_LABEL_VALUE}}} so the selector picks only "
                 "the pods eks-platform places on Fargate",
             )
@@ -215,12 +229,15 @@ def _labels(labels: Mapping[str, str]) -> str:
 # --- host ports ----------------------------------------------------------------------------------
 
 
-def _port_plan(placements: Sequence[Placement], platform: Platform, issues: list[SpecIssue]) -> dict[str, tuple[PortUse, ...]]:
+def _port_plan(
+    placements: Sequence[Placement], platform: Platform, issues: list[SpecIssue]
+) -> dict[str, tuple[PortUse, ...]]:
     single_node = {p.name for p in platform.karpenter.provisioners if p.single_node} | {
         f"pilot-{p.name}" for p in platform.pilots
     }
     plan: dict[str, list[PortUse]] = {
-        pool: [PortUse(Port("kubelet", KUBELET_PORT, called_by_api_server=True), "kubelet")] for pool in pool_names(platform)
+        pool: [PortUse(Port("kubelet", KUBELET_PORT, called_by_api_server=True), "kubelet")]
+        for pool in pool_names(platform)
     }
     for placement in placements:
         if placement.runs_on != "hostNetwork":
@@ -231,7 +248,11 @@ def _port_plan(placements: Sequence[Placement], platform: Platform, issues: list
                 continue
             for port in placement.ports:
                 clash = next(
-                    (use for use in plan[pool] if use.port.number == port.number and use.port.protocol == port.protocol),
+                    (
+                        use
+                        for use in plan[pool]
+                        if use.port.number == port.number and use.port.protocol == port.protocol
+                    ),
                     None,
                 )
                 if clash is not None:

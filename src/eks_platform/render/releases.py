@@ -85,7 +85,9 @@ def karpenter_values(platform: Platform, plan: PlacementPlan) -> tuple[Obj, dict
     if _host_network(placement):
         values |= {"hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet", **_pin(platform, placement)}
     inputs = {"serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn": "iam.KarpenterControllerRoleArn"}
-    inputs["settings.aws.clusterEndpoint" if platform.karpenter.api == "v1alpha5" else "settings.clusterEndpoint"] = "cluster.Endpoint"
+    inputs["settings.aws.clusterEndpoint" if platform.karpenter.api == "v1alpha5" else "settings.clusterEndpoint"] = (
+        "cluster.Endpoint"
+    )
     return values, inputs
 
 
@@ -112,7 +114,9 @@ def efs_csi_values(platform: Platform, plan: PlacementPlan) -> Obj:
     return {
         "image": {"repository": repository_for(platform, "public.ecr.aws/efs-csi-driver/amazon/aws-efs-csi-driver")},
         "sidecars": {
-            name: {"image": {"repository": repository_for(platform, f"public.ecr.aws/eks-distro/kubernetes-csi/{image}")}}
+            name: {
+                "image": {"repository": repository_for(platform, f"public.ecr.aws/eks-distro/kubernetes-csi/{image}")}
+            }
             for name, image in (
                 ("livenessProbe", "livenessprobe"),
                 ("nodeDriverRegistrar", "node-driver-registrar"),
@@ -238,9 +242,13 @@ def prometheus_values(platform: Platform, plan: PlacementPlan) -> Obj:
 def grafana_values(platform: Platform, plan: PlacementPlan) -> Obj:
     datasources: list[Obj] = []
     if platform.addons.prometheus.enabled:
-        datasources.append({"name": "Prometheus", "type": "prometheus", "url": _prometheus_url(platform), "isDefault": True})
+        datasources.append(
+            {"name": "Prometheus", "type": "prometheus", "url": _prometheus_url(platform), "isDefault": True}
+        )
     if platform.addons.loki.enabled:
-        datasources.append({"name": "Loki", "type": "loki", "url": f"http://loki.{platform.addons.loki.namespace}.svc:3100"})
+        datasources.append(
+            {"name": "Loki", "type": "loki", "url": f"http://loki.{platform.addons.loki.namespace}.svc:3100"}
+        )
     docker = registry_for(platform, "docker.io")
     return {
         "image": {"registry": docker},
@@ -329,10 +337,25 @@ def render_releases(platform: Platform, plan: PlacementPlan) -> list[HelmRelease
     ]
     calico_crds, operator = d.CHARTS["calicoCrds"], d.CHARTS["tigeraOperator"]
     releases += [
-        HelmRelease(name="calico-crds", namespace=calico_crds.namespace, chart=calico_crds.chart, repo=calico_crds.repo,
-                    version=platform.calico.version, values={}, stage="network", method="server-side"),
-        HelmRelease(name="calico", namespace=operator.namespace, chart=operator.chart, repo=operator.repo,
-                    version=platform.calico.version, values=tigera_operator_values(platform, plan), stage="network"),
+        HelmRelease(
+            name="calico-crds",
+            namespace=calico_crds.namespace,
+            chart=calico_crds.chart,
+            repo=calico_crds.repo,
+            version=platform.calico.version,
+            values={},
+            stage="network",
+            method="server-side",
+        ),
+        HelmRelease(
+            name="calico",
+            namespace=operator.namespace,
+            chart=operator.chart,
+            repo=operator.repo,
+            version=platform.calico.version,
+            values=tigera_operator_values(platform, plan),
+            stage="network",
+        ),
     ]
     for key, name, values_fn in ADDON_RELEASES:
         addon: AddonSpec = getattr(platform.addons, _attr(key))
@@ -340,7 +363,9 @@ def render_releases(platform: Platform, plan: PlacementPlan) -> list[HelmRelease
             continue
         extra: dict[str, Any] = {}
         if key == "efsCsi":
-            extra["aws_inputs"] = {"controller.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn": "iam.EfsCsiControllerRoleArn"}
+            extra["aws_inputs"] = {
+                "controller.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn": "iam.EfsCsiControllerRoleArn"
+            }
         releases.append(_release(name, addon, values_fn(platform, plan), "addons", **extra))
     return releases
 

@@ -56,14 +56,24 @@ class ChartPin:
 CHARTS: dict[str, ChartPin] = {
     "karpenter-v1alpha5": ChartPin("karpenter", "oci://public.ecr.aws/karpenter", "v0.31.5", "karpenter"),
     "karpenter-v1": ChartPin("karpenter", "oci://public.ecr.aws/karpenter", "1.14.1", "karpenter"),
-    "tigeraOperator": ChartPin("tigera-operator", "https://docs.tigera.io/calico/charts", CALICO_VERSION, "tigera-operator"),
-    "calicoCrds": ChartPin("crd.projectcalico.org.v1", "https://docs.tigera.io/calico/charts", CALICO_VERSION, "tigera-operator"),
-    "efsCsi": ChartPin("aws-efs-csi-driver", "https://kubernetes-sigs.github.io/aws-efs-csi-driver/", "4.4.1", "kube-system"),
+    "tigeraOperator": ChartPin(
+        "tigera-operator", "https://docs.tigera.io/calico/charts", CALICO_VERSION, "tigera-operator"
+    ),
+    "calicoCrds": ChartPin(
+        "crd.projectcalico.org.v1", "https://docs.tigera.io/calico/charts", CALICO_VERSION, "tigera-operator"
+    ),
+    "efsCsi": ChartPin(
+        "aws-efs-csi-driver", "https://kubernetes-sigs.github.io/aws-efs-csi-driver/", "4.4.1", "kube-system"
+    ),
     "ingressNginx": ChartPin("ingress-nginx", "https://kubernetes.github.io/ingress-nginx", "4.15.1", "ingress-nginx"),
     "replicator": ChartPin("kubernetes-replicator", "https://helm.mittwald.de", "2.12.4", "kubernetes-replicator"),
     "kubecost": ChartPin("cost-analyzer", "https://kubecost.github.io/cost-analyzer/", "2.9.7", "kubecost"),
-    "metricsServer": ChartPin("metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "3.13.1", "kube-system"),
-    "prometheus": ChartPin("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3", "monitoring"),
+    "metricsServer": ChartPin(
+        "metrics-server", "https://kubernetes-sigs.github.io/metrics-server/", "3.13.1", "kube-system"
+    ),
+    "prometheus": ChartPin(
+        "kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3", "monitoring"
+    ),
     "grafana": ChartPin("grafana", "https://grafana-community.github.io/helm-charts", "12.11.1", "monitoring"),
     "loki": ChartPin("loki", "https://grafana-community.github.io/helm-charts", "18.11.0", "monitoring"),
 }
@@ -97,6 +107,7 @@ def complete(platform: Platform) -> Platform:
             "pilots": pilots,
         }
     )
+
 
 # Newest Kubernetes minor each Karpenter line supports (karpenter.sh compatibility matrix).
 KARPENTER_MAX_KUBERNETES = {"v1alpha5": "1.28", "v1": "1.35"}

@@ -108,9 +108,7 @@ def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int], issues: list[
             key = str(key_node.value)
             child = (*loc, key)
             if key in seen:
-                issues.append(
-                    SpecIssue(loc=child, message=f"key '{key}' is written twice", fix="keep one of them")
-                )
+                issues.append(SpecIssue(loc=child, message=f"key '{key}' is written twice", fix="keep one of them"))
             seen.add(key)
             lines[child] = key_node.start_mark.line + 1
             _index_lines(value_node, child, lines, issues)

@@ -21,9 +21,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class Base(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True
-    )
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, strict=True)
 
 
 # --- cluster -------------------------------------------------------------------------------------

@@ -77,7 +77,8 @@ def vpc_is_existing_or_new(platform: Platform, _: InstanceCatalog) -> Iterator[S
     if len(vpc.private_subnet_ids) < 2:
         yield SpecIssue(
             loc=(*loc, "privateSubnetIds"),
-            message=f"EKS needs private subnets in at least two availability zones; {len(vpc.private_subnet_ids)} given",
+            message="EKS needs private subnets in at least two availability zones; "
+            f"{len(vpc.private_subnet_ids)} given",
             fix="list two or more private subnet ids",
         )
     for index, count in _duplicates(vpc.private_subnet_ids):
@@ -91,7 +92,9 @@ def cidrs_do_not_overlap(platform: Platform, _: InstanceCatalog) -> Iterator[Spe
         (("cluster", "serviceCidr"), cluster.service_cidr),
         (("cluster", "vpc", "cidr"), cluster.vpc.cidr),
     ]
-    named += [(("cluster", "endpointAccess", "vpnCidrs", i), c) for i, c in enumerate(cluster.endpoint_access.vpn_cidrs)]
+    named += [
+        (("cluster", "endpointAccess", "vpnCidrs", i), c) for i, c in enumerate(cluster.endpoint_access.vpn_cidrs)
+    ]
     named += [
         (("cluster", "endpointAccess", "peeredVpcs", i, "cidr"), p.cidr)
         for i, p in enumerate(cluster.endpoint_access.peered_vpcs)
@@ -115,7 +118,9 @@ def names_are_unique(platform: Platform, _: InstanceCatalog) -> Iterator[SpecIss
     ]
     for loc, names in groups:
         for index, name in _duplicates(names):
-            yield SpecIssue(loc=(*loc, index, "name"), message=f"name '{name}' is used twice", fix="give each a unique name")
+            yield SpecIssue(
+                loc=(*loc, index, "name"), message=f"name '{name}' is used twice", fix="give each a unique name"
+            )
     generated = {f"pilot-{p.name}" for p in platform.pilots}
     for index, provisioner in enumerate(platform.karpenter.provisioners):
         if provisioner.name in generated:
@@ -132,7 +137,8 @@ def namespaces_are_usable(platform: Platform, _: InstanceCatalog) -> Iterator[Sp
         if namespace.name in RESERVED_NAMESPACES:
             yield SpecIssue(
                 loc=("namespaces", index, "name"),
-                message=f"'{namespace.name}' is a system namespace; a default-deny policy there would cut off the cluster",
+                message=f"'{namespace.name}' is a system namespace; "
+                "a default-deny policy there would cut off the cluster",
                 fix="list only application namespaces",
             )
     for index, pilot in enumerate(platform.pilots):
@@ -143,7 +149,11 @@ def namespaces_are_usable(platform: Platform, _: InstanceCatalog) -> Iterator[Sp
                 fix="give every pilot a namespace of its own",
             )
     for index, count in _duplicates([p.namespace or "" for p in platform.pilots]):
-        yield SpecIssue(loc=("pilots", index, "namespace"), message=f"namespace '{count}' is used twice", fix="give every pilot a namespace of its own")
+        yield SpecIssue(
+            loc=("pilots", index, "namespace"),
+            message=f"namespace '{count}' is used twice",
+            fix="give every pilot a namespace of its own",
+        )
 
 
 def fargate_profiles_within_eks_limits(platform: Platform, _: InstanceCatalog) -> Iterator[SpecIssue]:
@@ -196,7 +206,9 @@ def requirements_name_real_instances(platform: Platform, catalog: InstanceCatalo
         arch = _single_value(provisioner.requirements, ARCH) or "amd64"
         for r_index, requirement in enumerate(provisioner.requirements):
             loc: Loc = ("karpenter", "provisioners", index, "requirements", r_index)
-            yield from _requirement_issues(requirement, loc=loc, catalog=catalog, region=platform.cluster.region, arch=arch)
+            yield from _requirement_issues(
+                requirement, loc=loc, catalog=catalog, region=platform.cluster.region, arch=arch
+            )
 
 
 def _requirement_issues(
@@ -209,10 +221,16 @@ def _requirement_issues(
         yield SpecIssue(loc=(*loc, "values"), message=f"operator {op} takes no values", fix="remove values")
     if op in ("Gt", "Lt"):
         if len(values) != 1 or not values[0].lstrip("-").isdigit():
-            yield SpecIssue(loc=(*loc, "values"), message=f"operator {op} takes exactly one integer value", fix="write one whole number, e.g. ['2']")
+            yield SpecIssue(
+                loc=(*loc, "values"),
+                message=f"operator {op} takes exactly one integer value",
+                fix="write one whole number, e.g. ['2']",
+            )
         return
     for v_index, count in _duplicates(values):
-        yield SpecIssue(loc=(*loc, "values", v_index), message=f"'{count}' is listed twice", fix=f"remove the second '{count}'")
+        yield SpecIssue(
+            loc=(*loc, "values", v_index), message=f"'{count}' is listed twice", fix=f"remove the second '{count}'"
+        )
     for v_index, value in enumerate(values):
         problem = _unknown_value(requirement.key, value, catalog=catalog, region=region, arch=arch)
         if problem:
@@ -327,5 +345,3 @@ def _pinned_instance_types(provisioner: ProvisionerSpec) -> list[str]:
 def pinned_instance_type(provisioner: ProvisionerSpec) -> str | None:
     types = _pinned_instance_types(provisioner)
     return types[0] if len(types) == 1 else None
-
-

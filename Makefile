@@ -1,0 +1,34 @@
+# Two commands on a fresh machine (Python 3.11+ with venv): `make demo` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test lint golden benchmark clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+demo: setup  ## render the reference platform into out/ and print where everything runs
+	$(VENV)/bin/eksp render -o out/
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src
+	$(VENV)/bin/mypy src
+	$(VENV)/bin/lint-imports
+
+test: lint  ## lint, type-check, import contracts, then every test
+	$(VENV)/bin/pytest
+
+golden: setup  ## rewrite tests/golden from the current render; review the diff
+	$(VENV)/bin/pytest tests/render/test_golden.py --update-golden
+
+benchmark: setup
+	$(PY) benchmarks/render.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The platform spec: model, defaults, validation, loading."""
