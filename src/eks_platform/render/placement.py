@@ -63,6 +63,22 @@ def owner_loc(component: Component) -> Loc:
     return tuple(component.owner.split("."))
 
 
+def port_loc(component: Component) -> Loc:
+    """The spec key that moves the component's served port."""
+    if component.owner == "calico":
+        return ("calico", "apiServerPort")
+    return (*owner_loc(component), "port")
+
+
+def replicas_refusal(component: Component) -> tuple[Loc, str]:
+    """Where to point, and what to say, when its host-network replicas cannot share one node."""
+    if component.owner == "calico":
+        return ("calico", "controlPlaneReplicas"), "set calico.controlPlaneReplicas: 1 (the add-ons pool is one node)"
+    if "fargate" in component.allowed:
+        return (*owner_loc(component), "runsOn"), "run it on Fargate (runsOn: fargate)"
+    return (*owner_loc(component), "pool"), "give it a pool of more than one node"
+
+
 def pool_names(platform: Platform) -> list[str]:
     return [p.name for p in platform.karpenter.provisioners] + [f"pilot-{p.name}" for p in platform.pilots]
 
@@ -126,18 +142,20 @@ def _place(component: Component, platform: Platform, issues: list[SpecIssue]) ->
             )
         )
         runs_on = component.default
+    default_port = next((p.number for p in component.ports if p.role == component.movable_port), None)
     ports = component.ports
     if port_request is not None and component.movable_port:
         ports = tuple(replace(p, number=port_request) if p.role == component.movable_port else p for p in ports)
+    suggested = default_port if default_port not in (None, KUBELET_PORT) else d.METRICS_SERVER_PORT
     if runs_on == "fargate":
         for port in ports:
             if port.number == KUBELET_PORT:
                 issues.append(
                     SpecIssue(
-                        loc=(*loc, "port"),
+                        loc=port_loc(component),
                         message=f"{component.name} would serve on {KUBELET_PORT}, "
                         "the port Fargate reserves for its own kubelet",
-                        fix=f"use another port, e.g. port: {d.METRICS_SERVER_PORT}",
+                        fix=f"use another port, e.g. {port_loc(component)[-1]}: {suggested}",
                     )
                 )
     labels = dict(component.pod_labels)
@@ -259,7 +277,7 @@ def _port_plan(
                     moved = port.role == component.movable_port
                     issues.append(
                         SpecIssue(
-                            loc=(*owner_loc(component), "port" if moved else "runsOn"),
+                            loc=port_loc(component) if moved else (*owner_loc(component), "runsOn"),
                             message=f"{component.name} needs host port {port.number}/{port.protocol} on pool {pool}, "
                             f"which {clash.owner} already uses",
                             fix="choose a free port" if moved else "run it on Fargate, or move the other one's port",
@@ -270,12 +288,13 @@ def _port_plan(
         if component.workload != "DaemonSet" and not component.tolerates_all_pools and component.replicas > 1:
             crowded = [pool for pool in placement.pools if pool in single_node]
             if crowded and placement.ports:
+                replicas_loc, replicas_fix = replicas_refusal(component)
                 issues.append(
                     SpecIssue(
-                        loc=(*owner_loc(component), "runsOn"),
+                        loc=replicas_loc,
                         message=f"{component.replicas} replicas of {component.name} use host port "
                         f"{placement.ports[0].number} on the single node of pool {crowded[0]}: only one can start",
-                        fix="run one replica there (calico.controlPlaneReplicas: 1), or run it on Fargate",
+                        fix=replicas_fix,
                     )
                 )
     return {pool: tuple(sorted(uses, key=lambda u: (u.port.number, u.port.protocol))) for pool, uses in plan.items()}

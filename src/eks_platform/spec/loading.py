@@ -37,7 +37,8 @@ class SourceMap:
         return None
 
     def locate(self, issue: SpecIssue) -> SpecIssue:
-        return issue.located(file=self.file, line=self.line_of(issue.loc))
+        line = issue.line if issue.line is not None else self.line_of(issue.loc)
+        return issue.located(file=self.file, line=line)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,9 @@ def _issue_from_pydantic(detail: ErrorDetails) -> SpecIssue:
     loc: Loc = tuple(part for part in detail["loc"] if not _is_union_tag(part))
     kind = detail["type"]
     value = detail.get("input")
+    ctx = detail.get("ctx", {})
     key = loc[-1] if loc else ""
+    name = _key_name(loc)
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
@@ -135,8 +138,7 @@ def _issue_from_pydantic(detail: ErrorDetails) -> SpecIssue:
     if kind == "missing":
         return SpecIssue(loc=loc, message="required key is missing", fix=f"add '{key}'")
     if kind == "literal_error":
-        expected = str(detail.get("ctx", {}).get("expected", ""))
-        return SpecIssue(loc=loc, message=f"{value!r} is not allowed", fix=f"use one of {expected}")
+        return SpecIssue(loc=loc, message=f"{value!r} is not allowed", fix=f"use one of {ctx.get('expected', '')}")
     if kind == "string_type" and key == "kubernetesVersion" and isinstance(value, float | int):
         return SpecIssue(
             loc=loc,
@@ -144,41 +146,82 @@ def _issue_from_pydantic(detail: ErrorDetails) -> SpecIssue:
             fix='quote it, e.g. kubernetesVersion: "1.30" (YAML reads 1.30 as the number 1.3)',
         )
     if kind == "string_pattern_mismatch":
-        pattern = str(detail.get("ctx", {}).get("pattern", ""))
-        return SpecIssue(loc=loc, message=f"{value!r} has the wrong format", fix=_pattern_fix(str(key), pattern))
+        return SpecIssue(
+            loc=loc, message=f"{value!r} has the wrong format", fix=_pattern_fix(loc, str(ctx.get("pattern", "")))
+        )
     if kind.startswith("ip_v4"):
         return SpecIssue(
             loc=loc,
             message=f"{value!r} is not an IPv4 CIDR",
             fix="write a network with its host bits zero, like 10.0.0.0/16",
         )
-    if kind.endswith("_type"):
-        expected = kind.removesuffix("_type").replace("model", "mapping").replace("dict", "mapping")
+    if kind == "too_short":
+        least = ctx.get("min_length", 1)
         return SpecIssue(
             loc=loc,
-            message=f"expected a {expected}, got {type(value).__name__} {value!r}",
-            fix=f"write '{key}' as a {expected}",
+            message=f"'{name}' is empty",
+            fix="list at least one item" if least == 1 else f"list at least {least} items",
         )
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}[kind]
+        limit = next(iter(ctx.values()), "")
+        return SpecIssue(loc=loc, message=f"{value!r} is out of range", fix=f"use a value {bound} {limit}")
+    if kind.endswith("_type"):
+        expected = _TYPE_NAMES.get(kind.removesuffix("_type"), kind.removesuffix("_type"))
+        got = (
+            "nothing (null)"
+            if value is None
+            else f"{_TYPE_NAMES.get(type(value).__name__, type(value).__name__)} {value!r}"
+        )
+        if isinstance(key, int):
+            fix = f"quote it: '{value}'" if expected == "string" else f"write each item of '{name}' as {_a(expected)}"
+        else:
+            fix = f"write '{name}' as {_a(expected)}"
+        return SpecIssue(loc=loc, message=f"expected {_a(expected)}, got {got}", fix=fix)
     return SpecIssue(loc=loc, message=detail["msg"][0].lower() + detail["msg"][1:], fix="")
 
 
-_PATTERN_FIXES = {
-    "name": "use lower-case letters, digits and '-', starting and ending with a letter or digit",
-    "region": "use an AWS region name like us-east-1",
-    "kubernetesVersion": 'write the minor version as a string, like "1.31"',
-    "id": "use a VPC id like vpc-0a1b2c3d4e5f60718",
+_TYPE_NAMES = {"str": "str", "model": "mapping", "dict": "mapping", "NoneType": "null"}
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
+def _key_name(loc: Loc) -> str:
+    """The nearest key the user wrote (not a list index)."""
+    return next((str(part) for part in reversed(loc) if isinstance(part, str)), "")
+
+
+_DNS_LABEL_FIX = "use lower-case letters, digits and '-', starting and ending with a letter or digit"
+_PATTERN_FIXES: dict[Loc, str] = {
+    ("cluster", "name"): "start with a letter; use letters, digits and '-' (at most 100)",
+    ("cluster", "region"): "use an AWS region name like us-east-1",
+    ("cluster", "kubernetesVersion"): 'write the minor version as a string, like "1.33"',
+    ("cluster", "vpc", "id"): "use a VPC id like vpc-0a1b2c3d4e5f60718",
+    ("calico", "version"): "write a Calico version like v3.32.1",
+    ("karpenter", "version"): "write a Karpenter version like 1.14.1 (api v1) or v0.31.5 (api v1alpha5)",
+    ("karpenter", "nodeTemplate", "amiAlias"): "use bottlerocket@latest or bottlerocket@v1.26.0",
+    ("registry", "prefix"): "write a registry host and path, like 123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror",
+}
+_PATTERN_FIXES_BY_KEY = {
     "vpcId": "use a VPC id like vpc-0a1b2c3d4e5f60718",
+    "privateSubnetIds": "use a subnet id like subnet-0a1b2c3d4e5f60711",
     "size": "write a whole number of GiB, like 20Gi",
-    "amiAlias": "use bottlerocket@latest or bottlerocket@v1.26.0",
-    "version": "write a Calico version like v3.32.1",
-    "prefix": "write a registry host and path, like 123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror",
 }
 
 
-def _pattern_fix(key: str, pattern: str) -> str:
-    if key.isdigit() or key == "":
-        return f"match {pattern}"
-    return _PATTERN_FIXES.get(key, f"match {pattern}")
+def _pattern_fix(loc: Loc, pattern: str) -> str:
+    keys = tuple(part for part in loc if isinstance(part, str))
+    if keys in _PATTERN_FIXES:
+        return _PATTERN_FIXES[keys]
+    if keys and keys[-1] in _PATTERN_FIXES_BY_KEY:
+        return _PATTERN_FIXES_BY_KEY[keys[-1]]
+    if pattern.startswith("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"):
+        return _DNS_LABEL_FIX
+    if keys and keys[-1] == "namespace":
+        return _DNS_LABEL_FIX + " ('*' and '?' are wildcards)"
+    return f"match {pattern}"
 
 
 def _is_union_tag(part: str | int) -> bool:

@@ -178,7 +178,7 @@ class ProvisionerSpec(Base):
 
 class KarpenterSpec(Base):
     api: Literal["v1alpha5", "v1"] = d.KARPENTER_API  # type: ignore[assignment]
-    version: str | None = None  # filled from the API (defaults.KARPENTER_VERSION_BY_API)
+    version: Annotated[str, Field(pattern=r"^v?\d+\.\d+\.\d+$")] | None = None  # default: by API (defaults.py)
     namespace: DnsLabel = d.KARPENTER_NAMESPACE
     runs_on: Literal["fargate", "hostNetwork"] = "fargate"
     pool: DnsLabel = d.ADDONS_POOL

@@ -55,7 +55,8 @@ def warnings(platform: Platform) -> list[SpecIssue]:
 
 
 def _minor(version: str) -> int:
-    return int(version.split(".")[1])
+    parts = version.split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
 
 
 # --- cluster and network -------------------------------------------------------------------------
@@ -133,6 +134,7 @@ def names_are_unique(platform: Platform, _: InstanceCatalog) -> Iterator[SpecIss
 
 def namespaces_are_usable(platform: Platform, _: InstanceCatalog) -> Iterator[SpecIssue]:
     app_namespaces = {n.name for n in platform.namespaces}
+    written = {p.name for p in platform.pilots if p.namespace != f"pilot-{p.name}"}
     for index, namespace in enumerate(platform.namespaces):
         if namespace.name in RESERVED_NAMESPACES:
             yield SpecIssue(
@@ -143,9 +145,11 @@ def namespaces_are_usable(platform: Platform, _: InstanceCatalog) -> Iterator[Sp
             )
     for index, pilot in enumerate(platform.pilots):
         if pilot.namespace in app_namespaces or pilot.namespace in RESERVED_NAMESPACES:
+            user = "an application namespace" if pilot.namespace in app_namespaces else "a system namespace"
+            default = "" if pilot.name in written else f" (the default pilot-{pilot.name})"
             yield SpecIssue(
                 loc=("pilots", index, "namespace"),
-                message=f"namespace '{pilot.namespace}' is already used",
+                message=f"namespace '{pilot.namespace}'{default} is already {user}",
                 fix="give every pilot a namespace of its own",
             )
     for index, count in _duplicates([p.namespace or "" for p in platform.pilots]):
@@ -187,7 +191,7 @@ def karpenter_version_matches_api(platform: Platform, _: InstanceCatalog) -> Ite
     karpenter = platform.karpenter
     version = (karpenter.version or "").lstrip("v")
     major_zero = version.startswith("0.")
-    if karpenter.api == "v1alpha5" and not (major_zero and _minor("1." + version.split(".")[1]) <= 32):
+    if karpenter.api == "v1alpha5" and not (major_zero and _minor(version) <= 32):
         yield SpecIssue(
             loc=("karpenter", "version"),
             message=f"Karpenter {karpenter.version} does not serve the v1alpha5 API (Provisioner); v0.32 was the last",
