@@ -1,15 +1,9 @@
 from __future__ import annotations
 
-from functools import cache
+from tests.reference_edits import catalog
 
 from eks_platform.render import Bundle, render
-from eks_platform.spec.instance_catalog import InstanceCatalog, load_catalog
 from eks_platform.spec.loading import load_text, reference_text
-
-
-@cache
-def catalog() -> InstanceCatalog:
-    return load_catalog()
 
 
 def reference_bundle(api: str = "v1") -> Bundle:

@@ -5,16 +5,14 @@ profile takes it, and the host ports of the shared add-ons node."""
 from __future__ import annotations
 
 import pytest
-from tests.render.helpers import catalog, reference_bundle
+from tests.reference_edits import FILE, Edit, catalog, edited
+from tests.render.helpers import reference_bundle
 
 from eks_platform.errors import SpecError, SpecIssue
 from eks_platform.render import render
 from eks_platform.render.placement import selector_matches
-from eks_platform.spec.loading import LoadedSpec, load_text, reference_text
+from eks_platform.spec.loading import LoadedSpec, load_text
 from eks_platform.spec.model import FargateSelector
-
-FILE = "platform.yaml"
-Edit = tuple[str, str]
 
 LABEL_FIX = (
     "add labels {eks-platform.io/compute: fargate} so the selector picks only the pods eks-platform places on Fargate"
@@ -33,14 +31,6 @@ MONITORING_SELECTOR = (
     "          labels: {eks-platform.io/compute: fargate}   # prometheus-operator (admission webhook)\n"
 )
 KARPENTER_SELECTOR = "        - namespace: karpenter                         # only Karpenter lives there\n"
-
-
-def edited(*edits: Edit) -> str:
-    text = reference_text()
-    for old, new in edits:
-        assert text.count(old) == 1, f"edit target must occur exactly once in the reference: {old!r}"
-        text = text.replace(old, new)
-    return text
 
 
 def loaded(*edits: Edit) -> LoadedSpec:
@@ -122,7 +112,8 @@ REFUSED = [
         [("  metricsServer: {runsOn: fargate, port: 10251}", "  metricsServer: {runsOn: overlay}")],
         [
             "<spec> addons.metricsServer.runsOn: metrics-server cannot run on overlay: "
-            f"{OVERLAY_UNREACHABLE} (APIService v1beta1.metrics.k8s.io shows FailedDiscoveryCheck); "
+            "the API server cannot open connections to pods on the Calico overlay, "
+            "so APIService v1beta1.metrics.k8s.io would stay FailedDiscoveryCheck; "
             "use runsOn: fargate or hostNetwork",
         ],
         id="metrics-server-apiservice-on-overlay",

@@ -10,30 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from tests.reference_edits import FILE, Edit, catalog, edited
 
 from eks_platform.errors import SpecError
-from eks_platform.spec.instance_catalog import InstanceCatalog, load_catalog
 from eks_platform.spec.loading import load_text, reference_text
-
-FILE = "platform.yaml"
-Edit = tuple[str, str]
-
-_CATALOG: list[InstanceCatalog] = []
-
-
-def catalog() -> InstanceCatalog:
-    if not _CATALOG:
-        _CATALOG.append(load_catalog())
-    return _CATALOG[0]
-
-
-def edited(*edits: Edit) -> str:
-    """The reference spec with each `old` (which must occur exactly once) replaced by `new`."""
-    text = reference_text()
-    for old, new in edits:
-        assert text.count(old) == 1, f"edit target must occur exactly once in the reference: {old!r}"
-        text = text.replace(old, new)
-    return text
 
 
 def issues_of(text: str) -> list[str]:

@@ -258,7 +258,8 @@ def components(platform: Platform) -> list[Component]:
                 allowed=frozenset({"fargate", "hostNetwork"}),
                 default="fargate",
                 why_not={
-                    "overlay": OVERLAY_UNREACHABLE + " (APIService v1beta1.metrics.k8s.io shows FailedDiscoveryCheck)"
+                    "overlay": "the API server cannot open connections to pods on the Calico overlay, "
+                    "so APIService v1beta1.metrics.k8s.io would stay FailedDiscoveryCheck"
                 },
                 ports=(Port("https", d.METRICS_SERVER_PORT, called_by_api_server=True),),
                 movable_port="https",
