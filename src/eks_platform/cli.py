@@ -20,7 +20,7 @@ from eks_platform.errors import EksPlatformError, SpecError, UsageError
 from eks_platform.render import render
 from eks_platform.render.files import bundle_files, summary_rows
 from eks_platform.spec.instance_catalog import load_catalog
-from eks_platform.spec.loading import LoadedSpec, load_reference, load_text, reference_text
+from eks_platform.spec.loading import LoadedSpec, load_text, reference_text
 from eks_platform.spec.model import Platform
 
 app = typer.Typer(
@@ -54,9 +54,7 @@ SpecFile = Annotated[
 
 
 def _load(file: Path | None, karpenter_api: KarpenterApi | None = None) -> LoadedSpec:
-    catalog = load_catalog()
     if file is None:
-        loaded = load_reference(catalog=catalog)
         text, name = reference_text(), "reference.yaml"
     else:
         try:
@@ -66,25 +64,8 @@ def _load(file: Path | None, karpenter_api: KarpenterApi | None = None) -> Loade
                 f"{file}: cannot read the spec ({error.strerror}); give an existing file with -f"
             ) from None
         name = str(file)
-    if karpenter_api is not None or file is not None:
-        loaded = load_text(text, file=name, catalog=catalog)
-        if karpenter_api is not None and loaded.platform.karpenter.api != karpenter_api.value:
-            loaded = _with_karpenter_api(loaded, karpenter_api.value, text=text, name=name)
-    return loaded
-
-
-def _with_karpenter_api(loaded: LoadedSpec, api: str, *, text: str, name: str) -> LoadedSpec:
-    """--karpenter-api: the same platform, another Karpenter API (and its default version if unset)."""
-    import yaml
-
-    document: dict[str, Any] = yaml.safe_load(text)
-    karpenter = document.setdefault("karpenter", {})
-    karpenter["api"] = api
-    if "version" in karpenter:
-        pass  # the user's pin stays, and is checked against the API
-    swapped = load_text(yaml.safe_dump(document, sort_keys=False), file=name)
-    # keep the original file's line numbers for later errors
-    return LoadedSpec(platform=swapped.platform, source=loaded.source)
+    api = karpenter_api.value if karpenter_api is not None else None
+    return load_text(text, file=name, catalog=load_catalog(), karpenter_api=api)
 
 
 def _fail(error: EksPlatformError) -> None:

@@ -101,7 +101,7 @@ def _requested(component: Component, platform: Platform) -> tuple[RunsOn | None,
     """(runsOn, port, pool) the spec asks for this component."""
     owner = component.owner
     if owner.startswith("addons."):
-        addon = getattr(platform.addons, _snake(owner.split(".", 1)[1]))
+        addon = platform.addons.by_key(owner.split(".", 1)[1])
         if component.name in _MAIN_COMPONENTS:
             return addon.runs_on, addon.port, addon.pool
         return None, None, addon.pool
@@ -177,10 +177,6 @@ def _place(component: Component, platform: Platform, issues: list[SpecIssue]) ->
         pod_labels=labels,
         fargate_profile=None,
     )
-
-
-def _snake(camel: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
 
 
 # --- Fargate profiles ----------------------------------------------------------------------------

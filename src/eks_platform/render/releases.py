@@ -358,7 +358,7 @@ def render_releases(platform: Platform, plan: PlacementPlan) -> list[HelmRelease
         ),
     ]
     for key, name, values_fn in ADDON_RELEASES:
-        addon: AddonSpec = getattr(platform.addons, _attr(key))
+        addon = platform.addons.by_key(key)
         if not addon.enabled:
             continue
         extra: dict[str, Any] = {}
@@ -368,7 +368,3 @@ def render_releases(platform: Platform, plan: PlacementPlan) -> list[HelmRelease
             }
         releases.append(_release(name, addon, values_fn(platform, plan), "addons", **extra))
     return releases
-
-
-def _attr(camel: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)

@@ -56,11 +56,18 @@ def load_reference(*, catalog: InstanceCatalog | None = None) -> LoadedSpec:
     return load_text(reference_text(), file=REFERENCE_NAME, catalog=catalog)
 
 
-def load_text(text: str, *, file: str, catalog: InstanceCatalog | None = None) -> LoadedSpec:
-    """Parse, type-check and validate a spec; raise SpecError listing every issue."""
+def load_text(
+    text: str, *, file: str, catalog: InstanceCatalog | None = None, karpenter_api: str | None = None
+) -> LoadedSpec:
+    """Parse, type-check and validate a spec; raise SpecError listing every issue.
+
+    karpenter_api overrides karpenter.api (eksp render --karpenter-api): the same platform, another API.
+    """
     document, source, issues = _parse_yaml(text, file)
     if document is None:
         raise SpecError([source.locate(issue) for issue in issues])
+    if karpenter_api is not None and isinstance(document.get("karpenter"), dict):
+        document["karpenter"]["api"] = karpenter_api
     try:
         platform = Platform.model_validate(document)
     except ValidationError as error:

@@ -227,6 +227,12 @@ class AddonsSpec(Base):
     grafana: AddonSpec = AddonSpec()
     loki: AddonSpec = AddonSpec()
 
+    def by_key(self, key: str) -> AddonSpec:
+        """The add-on written under `key` (its camelCase YAML key, e.g. metricsServer)."""
+        name = next(name for name, field in type(self).model_fields.items() if (field.alias or name) == key)
+        addon: AddonSpec = getattr(self, name)
+        return addon
+
 
 # --- pilots, namespaces, registry ----------------------------------------------------------------
 
