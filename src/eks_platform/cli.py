@@ -16,6 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from eks_platform import __version__
+from eks_platform.checks import check
+from eks_platform.checks.objects import KubeObject, parse_manifests
+from eks_platform.checks.report import as_json, as_sarif, as_text
 from eks_platform.errors import EksPlatformError, SpecError, UsageError
 from eks_platform.render import render
 from eks_platform.render.files import bundle_files, summary_rows
@@ -38,6 +41,12 @@ out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 class Output(StrEnum):
     text = "text"
     json = "json"
+
+
+class CheckOutput(StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
 
 
 class KarpenterApi(StrEnum):
@@ -172,6 +181,67 @@ _CALL_ABBREVIATIONS = {"ValidatingWebhookConfiguration": "webhook", "MutatingWeb
 def _short_call(call: str) -> str:
     kind, _, name = call.partition(" ")
     return f"{_CALL_ABBREVIATIONS.get(kind, kind)} {name}"
+
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _read_manifests(paths: list[Path]) -> list[KubeObject]:
+    objects: list[KubeObject] = []
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in MANIFEST_SUFFIXES)
+        elif path.is_file():
+            files = [path]
+        else:
+            raise UsageError(f"{path}: no such file or directory; give a YAML file or a folder with --manifests")
+        for file in files:
+            try:
+                text = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                raise UsageError(f"{file}: cannot read it ({error}); pass only readable YAML files") from None
+            objects += parse_manifests(text, file=str(file))
+    return objects
+
+
+@app.command("check")
+def check_command(
+    file: SpecFile = None,
+    manifests: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--manifests",
+            "-m",
+            help="Your own manifests to check against the platform: a YAML file (multi-document, `helm template` "
+            "output) or a folder of them. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    karpenter_api: Annotated[
+        KarpenterApi | None,
+        typer.Option("--karpenter-api", help="Check the platform rendered for this Karpenter API instead."),
+    ] = None,
+    output: Annotated[CheckOutput, typer.Option("--output", help="Report format.")] = CheckOutput.text,
+) -> None:
+    """Check the platform and your manifests against this architecture's rules (webhooks on the overlay,
+    Fargate limits, host-port clashes, Karpenter requirements, node fit, CIDRs, security).
+
+    Exit 0 when no finding is an error, 1 when one is, 2 on bad input. Suppress a rule on one object with
+    the annotation eks-platform.io/skip-<ID>: <reason>."""
+    try:
+        loaded = _load(file, karpenter_api)
+        objects = _read_manifests(manifests or [])
+        report = check(loaded, catalog=load_catalog(), manifests=objects)
+    except EksPlatformError as error:
+        _fail(error)
+        return
+    if output is CheckOutput.json:
+        sys.stdout.write(json.dumps(as_json(report), indent=2) + "\n")
+    elif output is CheckOutput.sarif:
+        sys.stdout.write(json.dumps(as_sarif(report), indent=2) + "\n")
+    else:
+        sys.stdout.write(as_text(report))
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()

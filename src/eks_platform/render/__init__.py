@@ -21,14 +21,17 @@ from eks_platform.render.karpenter import render_karpenter
 from eks_platform.render.namespaces import render_namespaces
 from eks_platform.render.placement import plan_placement
 from eks_platform.render.releases import render_releases
+from eks_platform.render.workloads import render_workloads
 from eks_platform.spec.instance_catalog import InstanceCatalog
 from eks_platform.spec.model import Platform
 from eks_platform.spec.validation import warnings
 
 
-def render(platform: Platform, *, catalog: InstanceCatalog) -> Bundle:
-    """The whole platform. Raises SpecError when a placement cannot work."""
-    plan = plan_placement(platform)
+def render(platform: Platform, *, catalog: InstanceCatalog, strict: bool = True) -> Bundle:
+    """The whole platform. Raises SpecError when a placement cannot work, unless strict=False: then the
+    refusals are kept in bundle.placement.refusals and the platform is rendered as the spec asks."""
+    plan = plan_placement(platform, strict=strict)
+    releases = tuple(render_releases(platform, plan))
     manifests = [
         *render_namespaces(platform, plan),
         *render_karpenter(platform, catalog),
@@ -39,7 +42,7 @@ def render(platform: Platform, *, catalog: InstanceCatalog) -> Bundle:
     ]
     return Bundle(
         manifests=tuple(sorted(manifests, key=apply_rank)),
-        releases=tuple(render_releases(platform, plan)),
+        releases=releases,
         aws={
             "cluster": render_cluster(platform),
             "fargate-profiles": render_fargate_profiles(platform),
@@ -49,6 +52,7 @@ def render(platform: Platform, *, catalog: InstanceCatalog) -> Bundle:
             "managed-addons": render_managed_addons(platform, plan),
         },
         placement=plan,
+        workloads=tuple(render_workloads(platform, plan, releases)),
         warnings=tuple(warnings(platform)),
     )
 

@@ -63,4 +63,7 @@ class Bundle:
     releases: tuple[HelmRelease, ...]  # in install order
     aws: Mapping[str, Obj]  # inputs for the AWS stacks, by file name (without .json)
     placement: PlacementPlan
+    # What the Helm charts and EKS add-ons will run, as eks-platform configures them: modelled from the
+    # component facts and the release values (the charts are not templated here). `eksp check` reads them.
+    workloads: tuple[Obj, ...] = ()
     warnings: tuple[SpecIssue, ...] = ()

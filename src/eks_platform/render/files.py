@@ -32,7 +32,7 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def _manifest_name(index: int, obj: Obj) -> str:
+def manifest_file_name(index: int, obj: Obj) -> str:
     meta = obj["metadata"]
     namespace = f"{meta['namespace']}." if meta.get("namespace") else ""
     return f"manifests/{index:03d}-{obj['kind'].lower()}-{namespace}{meta['name']}.yaml"
@@ -41,7 +41,7 @@ def _manifest_name(index: int, obj: Obj) -> str:
 def bundle_files(bundle: Bundle) -> dict[str, str]:
     files: dict[str, str] = {}
     for rank, obj in enumerate(bundle.manifests):
-        files[_manifest_name(rank, obj)] = to_yaml(obj)
+        files[manifest_file_name(rank, obj)] = to_yaml(obj)
     for position, release in enumerate(bundle.releases):
         base = f"helm/{position:02d}-{release.name}"
         files[f"{base}/release.yaml"] = to_yaml(
@@ -60,6 +60,8 @@ def bundle_files(bundle: Bundle) -> dict[str, str]:
     for name, data in bundle.aws.items():
         files[f"aws/{name}.json"] = to_json(data)
     files["placement.json"] = to_json(summary_rows(bundle))
+    # What the charts will run, as modelled for `eksp check` (not applied; `helm template` is the real thing).
+    files["modelled-workloads.yaml"] = "---\n".join(to_yaml(obj) for obj in bundle.workloads)
     index = {
         path: {"sha256": hashlib.sha256(text.encode()).hexdigest(), "bytes": len(text.encode())}
         for path, text in sorted(files.items())

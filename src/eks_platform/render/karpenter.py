@@ -21,6 +21,8 @@ from eks_platform.spec.validation import (
 )
 
 PILOT_EMPTY_TTL_SECONDS = 300
+# Marks a pool meant to be one node (the add-ons node, each pilot's): `eksp check` holds it to that.
+SINGLE_NODE_ANNOTATION = "eks-platform.io/single-node"
 
 
 def instance_profile_name(platform: Platform) -> str:
@@ -163,6 +165,13 @@ def _aws_node_template(platform: Platform) -> Obj:
     }
 
 
+def _pool_metadata(provisioner: ProvisionerSpec) -> Obj:
+    metadata: Obj = {"name": provisioner.name, "labels": _labels()}
+    if provisioner.single_node:
+        metadata["annotations"] = {SINGLE_NODE_ANNOTATION: "true"}
+    return metadata
+
+
 def _provisioner(platform: Platform, provisioner: ProvisionerSpec, catalog: InstanceCatalog) -> Obj:
     spec: Obj = {"requirements": [_requirement(r) for r in provisioner.requirements]}
     if provisioner.labels:
@@ -185,7 +194,7 @@ def _provisioner(platform: Platform, provisioner: ProvisionerSpec, catalog: Inst
     return {
         "apiVersion": "karpenter.sh/v1alpha5",
         "kind": "Provisioner",
-        "metadata": {"name": provisioner.name, "labels": _labels()},
+        "metadata": _pool_metadata(provisioner),
         "spec": spec,
     }
 
@@ -288,6 +297,6 @@ def _node_pool(platform: Platform, provisioner: ProvisionerSpec, catalog: Instan
     return {
         "apiVersion": "karpenter.sh/v1",
         "kind": "NodePool",
-        "metadata": {"name": provisioner.name, "labels": _labels()},
+        "metadata": _pool_metadata(provisioner),
         "spec": spec,
     }

@@ -51,6 +51,7 @@ class PortUse:
 class PlacementPlan:
     placements: tuple[Placement, ...]
     ports_by_pool: Mapping[str, tuple[PortUse, ...]]
+    refusals: tuple[SpecIssue, ...] = ()  # what a strict plan raises; kept when planned with strict=False
 
     def of(self, name: str) -> Placement:
         return next(p for p in self.placements if p.component.name == name)
@@ -83,15 +84,18 @@ def pool_names(platform: Platform) -> list[str]:
     return [p.name for p in platform.karpenter.provisioners] + [f"pilot-{p.name}" for p in platform.pilots]
 
 
-def plan_placement(platform: Platform) -> PlacementPlan:
-    """Decide every component's home and host ports; raise SpecError with every refusal."""
+def plan_placement(platform: Platform, *, strict: bool = True) -> PlacementPlan:
+    """Decide every component's home and host ports; raise SpecError with every refusal.
+
+    strict=False keeps the refusals in the plan instead (for `eksp check`, which reports them as findings
+    and checks what the spec asks for as it is)."""
     issues: list[SpecIssue] = []
     placements = [_place(component, platform, issues) for component in components(platform)]
     issues += list(_fargate_mismatches(placements, platform))
     ports_by_pool = _port_plan(placements, platform, issues)
-    if issues:
+    if issues and strict:
         raise SpecError(issues)
-    return PlacementPlan(placements=tuple(placements), ports_by_pool=ports_by_pool)
+    return PlacementPlan(placements=tuple(placements), ports_by_pool=ports_by_pool, refusals=tuple(issues))
 
 
 # --- one component -------------------------------------------------------------------------------

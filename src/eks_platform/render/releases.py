@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from eks_platform.render.bundle import HelmRelease, Obj, Stage
+from eks_platform.render.components import Component
 from eks_platform.render.images import registry_for, repository_for
 from eks_platform.render.karpenter import (
     instance_profile_name,
@@ -320,9 +321,32 @@ def _release(name: str, addon: AddonSpec, values: Obj, stage: Stage, **extra: An
     )
 
 
+def release_of(component: Component) -> str | None:
+    """The Helm release that runs a component (None: an EKS add-on, or created by the tigera-operator)."""
+    if component.name == "tigera-operator":
+        return "calico"
+    if component.owner == "karpenter":
+        return "karpenter"
+    return next((name for key, name, _ in ADDON_RELEASES if component.owner == f"addons.{key}"), None)
+
+
+def _with_requests(values: Obj, plan: PlacementPlan, release: str) -> Obj:
+    """Explicit requests for every pod the release runs (d.COMPONENT_REQUESTS); the user's values still win."""
+    for placement in plan.placements:
+        requests = d.COMPONENT_REQUESTS.get(placement.name)
+        if release_of(placement.component) != release or requests is None or requests.values_path is None:
+            continue
+        nested: Obj = {"resources": {"requests": {"cpu": requests.cpu, "memory": requests.memory}}}
+        for key in reversed(requests.values_path):
+            nested = {key: nested}
+        values = deep_merge(values, nested)
+    return values
+
+
 def render_releases(platform: Platform, plan: PlacementPlan) -> list[HelmRelease]:
     karpenter_pin = d.CHARTS[f"karpenter-{platform.karpenter.api}"]
     values, inputs = karpenter_values(platform, plan)
+    values = _with_requests(values, plan, "karpenter")
     releases = [
         HelmRelease(
             name="karpenter",
@@ -353,7 +377,7 @@ def render_releases(platform: Platform, plan: PlacementPlan) -> list[HelmRelease
             chart=operator.chart,
             repo=operator.repo,
             version=platform.calico.version,
-            values=tigera_operator_values(platform, plan),
+            values=_with_requests(tigera_operator_values(platform, plan), plan, "calico"),
             stage="network",
         ),
     ]
@@ -366,5 +390,6 @@ def render_releases(platform: Platform, plan: PlacementPlan) -> list[HelmRelease
             extra["aws_inputs"] = {
                 "controller.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn": "iam.EfsCsiControllerRoleArn"
             }
-        releases.append(_release(name, addon, values_fn(platform, plan), "addons", **extra))
+        values = _with_requests(values_fn(platform, plan), plan, name)
+        releases.append(_release(name, addon, values, "addons", **extra))
     return releases

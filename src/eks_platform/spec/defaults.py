@@ -85,6 +85,46 @@ INGRESS_WEBHOOK_PORT = 8443
 CALICO_APISERVER_PORT = 5443
 
 
+@dataclass(frozen=True)
+class Requests:
+    """What one pod of a component asks for. values_path: the Helm values key under which eks-platform sets
+    them (a user's `values` can override them there); None: set upstream, not by eks-platform."""
+
+    cpu: str
+    memory: str
+    values_path: tuple[str, ...] | None = None
+
+
+# Requests of the pods eks-platform runs. The fit check (EP501) adds them up per node, so every
+# pod on a one-node pool gets explicit requests. Set by eks-platform unless values_path is None.
+COMPONENT_REQUESTS: dict[str, Requests] = {
+    "karpenter": Requests("1", "1Gi", ("controller",)),  # Karpenter's documented sizing
+    "tigera-operator": Requests("100m", "256Mi", ()),
+    "efs-csi-controller": Requests("100m", "128Mi", ("controller",)),
+    "efs-csi-node": Requests("50m", "64Mi", ("node",)),
+    "ingress-nginx-controller": Requests("100m", "90Mi", ("controller",)),  # the chart's own default
+    "kubernetes-replicator": Requests("50m", "64Mi", ()),
+    "kubecost": Requests("200m", "512Mi", ("kubecostModel",)),
+    "metrics-server": Requests("100m", "200Mi", ()),  # the chart's own default
+    "prometheus-operator": Requests("100m", "128Mi", ("prometheusOperator",)),
+    "prometheus": Requests("500m", "2Gi", ("prometheus", "prometheusSpec")),
+    "alertmanager": Requests("50m", "128Mi", ("alertmanager", "alertmanagerSpec")),
+    "kube-state-metrics": Requests("50m", "128Mi", ("kube-state-metrics",)),
+    "node-exporter": Requests("50m", "64Mi", ("prometheus-node-exporter",)),
+    "grafana": Requests("100m", "256Mi", ()),
+    "loki": Requests("500m", "1Gi", ("singleBinary",)),
+    # Set upstream (EKS add-ons, the tigera-operator): what their manifests request, not ours to change.
+    "kube-proxy": Requests("100m", "0"),
+    "ebs-csi-node": Requests("10m", "40Mi"),
+    "coredns": Requests("100m", "70Mi"),
+    "ebs-csi-controller": Requests("10m", "40Mi"),
+    "calico-node": Requests("0", "0"),
+    "calico-typha": Requests("0", "0"),
+    "calico-kube-controllers": Requests("0", "0"),
+    "calico-apiserver": Requests("0", "0"),
+}
+
+
 def complete(platform: Platform) -> Platform:
     """Fill the defaults that depend on other fields; never overwrite what the user set."""
     karpenter = platform.karpenter

@@ -1,0 +1,1 @@
+"""Capacity: what a node really offers to pods, by Karpenter's own arithmetic."""
