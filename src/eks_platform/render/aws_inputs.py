@@ -73,20 +73,36 @@ def render_node_security_group_rules(platform: Platform, plan: PlacementPlan) ->
                 add(port.number, port.protocol, "clusterSecurityGroup", f"API server -> {use.owner} ({port.role})")
             if port.from_load_balancer:
                 add(port.number, port.protocol, "vpcCidr", f"NLB IP targets -> {use.owner} ({port.role})")
-            if port.from_nodes:
-                add(port.number, port.protocol, "nodeSecurityGroup", f"nodes -> {use.owner} ({port.role})")
+    for number in platform.cluster.api_server_node_ports:
+        add(number, "TCP", "clusterSecurityGroup", "API server -> a host-network webhook (cluster.apiServerNodePorts)")
     ordered = [rules[key] for key in sorted(rules)]
-    # Fargate pods use the cluster security group: EC2 pods reach CoreDNS and the rest there, and back.
+    # VXLAN, typha, node-exporter and every host-network port, and overlay traffic NATed to a node's IP.
     ordered.append(
         {
             "fromPort": 0,
             "toPort": 65535,
             "protocol": "-1",
-            "source": "clusterSecurityGroup",
-            "description": "Fargate pods (cluster security group) -> nodes",
+            "source": "nodeSecurityGroup",
+            "description": "nodes -> nodes (VXLAN 4789/udp, typha 5473, host-network ports, NATed pod traffic)",
         }
     )
-    return {"vpcCidr": str(platform.cluster.vpc.cidr), "ingress": ordered}
+    return {
+        "vpcCidr": str(platform.cluster.vpc.cidr),
+        # Nodes carry only the node security group (not the cluster one, which admits everything from the
+        # control plane): each port the API server calls is opened above, one by one, and `eksp check`
+        # (EP106) holds every host-network webhook to that.
+        "ingress": ordered,
+        # Fargate pods (CoreDNS) and the API server use the cluster security group: nodes must reach them.
+        "clusterSecurityGroupIngress": [
+            {
+                "fromPort": 0,
+                "toPort": 65535,
+                "protocol": "-1",
+                "source": "nodeSecurityGroup",
+                "description": "nodes -> Fargate pods (CoreDNS) and the API server",
+            }
+        ],
+    }
 
 
 def render_iam(platform: Platform) -> Obj:
@@ -127,7 +143,8 @@ def render_karpenter_infra(platform: Platform) -> Obj:
     return {
         "interruptionQueue": interruption_queue_name(platform) if platform.karpenter.interruption_queue else None,
         "discoveryTag": {"karpenter.sh/discovery": platform.cluster.name},
-        "tagged": ["privateSubnets", "nodeSecurityGroup", "clusterSecurityGroup"],
+        # Karpenter's subnet and security-group selectors: the node security group only (see node-security-group).
+        "tagged": ["privateSubnets", "nodeSecurityGroup"],
     }
 
 

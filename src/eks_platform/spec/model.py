@@ -60,6 +60,9 @@ class ClusterSpec(Base):
     endpoint_access: EndpointAccess = EndpointAccess()
     secrets_encryption: bool = True
     logging: list[ControlPlaneLog] = list(d.CONTROL_PLANE_LOGS)  # type: ignore[arg-type]
+    # Host ports on EC2 nodes that the API server must reach besides the platform's own: the ports of
+    # your host-network webhooks and APIServices (opened from the cluster security group).
+    api_server_node_ports: list[Port] = []
     tags: dict[str, str] = {}
 
 

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from eks_platform.checks.context import CheckContext
+from eks_platform.checks.finding import Finding, Severity
+from eks_platform.checks.rule import Rule
+
+
+class Ep204NetworkPolicyOnFargate(Rule):
+    id = "EP204"
+    severity = Severity.warning
+    title = "TODO"
+    fix = "TODO"
+
+    def check(self, ctx: CheckContext) -> Iterator[Finding]:
+        return iter(())
