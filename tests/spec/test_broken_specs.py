@@ -113,7 +113,7 @@ CORPUS = [
     case(
         "unknown-key-no-close-match",
         ("  secretsEncryption: true", "  secretsEncryption: true\n  flavour: vanilla"),
-        "platform.yaml:34 cluster.flavour: unknown key 'flavour'; remove it; allowed keys: endpointAccess, "
+        "platform.yaml:34 cluster.flavour: unknown key 'flavour'; remove it; allowed keys: apiServerNodePorts, endpointAccess, "
         "kubernetesVersion, logging, name, region, secretsEncryption, serviceCidr, tags, vpc",
     ),
     # --- missing keys ----------------------------------------------------------------------------
