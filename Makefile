@@ -12,8 +12,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-demo: setup  ## render the reference platform into out/ and print where everything runs
+demo: setup  ## render the reference platform into out/, print where everything runs, then check it
 	$(VENV)/bin/eksp render -o out/
+	$(VENV)/bin/eksp check
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks scripts
@@ -29,6 +30,7 @@ golden: setup  ## rewrite tests/golden from the current render; review the diff
 
 benchmark: setup
 	$(PY) benchmarks/render.py
+	$(PY) benchmarks/check.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -88,3 +88,83 @@ def test_schema_is_json_schema_with_camel_case_keys() -> None:
     assert schema["$schema"].endswith("2020-12/schema")
     assert {"cluster", "karpenter", "addons", "pilots", "registry"} <= set(schema["properties"])
     assert "kubernetesVersion" in schema["$defs"]["ClusterSpec"]["properties"]
+
+
+WEBHOOK_APP = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: policy-checker, namespace: irtp}
+spec:
+  selector: {matchLabels: {app: policy-checker}}
+  template:
+    metadata: {labels: {app: policy-checker}}
+    spec:
+      containers: [{name: webhook, image: example/webhook:1, ports: [{containerPort: 9443}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: policy-checker, namespace: irtp}
+spec:
+  selector: {app: policy-checker}
+  ports: [{port: 443, targetPort: 9443}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: policy-checker}
+webhooks:
+  - name: check.policy.example.com
+    clientConfig: {service: {name: policy-checker, namespace: irtp}}
+"""
+
+
+def test_check_of_the_reference_platform_exits_0_with_a_summary() -> None:
+    result = runner.invoke(app, ["check"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("0 errors")
+
+
+def test_check_of_a_webhook_on_the_overlay_exits_1_and_names_file_line_and_rule(tmp_path: Path) -> None:
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "webhook.yaml").write_text(WEBHOOK_APP)
+    (app_dir / "README.md").write_text("not a manifest: skipped")
+    result = runner.invoke(app, ["check", "--manifests", str(app_dir)])
+    assert result.exit_code == 1, result.output
+    assert f"ValidatingWebhookConfiguration/policy-checker  ({app_dir / 'webhook.yaml'}:23)" in result.output
+    assert "EP301" in result.output
+
+
+def test_check_json_and_sarif_are_machine_readable(tmp_path: Path) -> None:
+    manifest = tmp_path / "webhook.yaml"
+    manifest.write_text(WEBHOOK_APP)
+    as_json = runner.invoke(app, ["check", "-m", str(manifest), "--output", "json"])
+    assert as_json.exit_code == 1
+    data = json.loads(as_json.stdout)
+    assert {"rule": "EP301", "object": "ValidatingWebhookConfiguration/policy-checker"}.items() <= next(
+        f for f in data["findings"] if f["rule"] == "EP301"
+    ).items()
+    sarif = runner.invoke(app, ["check", "-m", str(manifest), "--output", "sarif"])
+    assert json.loads(sarif.stdout)["version"] == "2.1.0"
+
+
+def test_check_bad_input_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: v1\nkind: [\n")
+    result = runner.invoke(app, ["check", "-m", str(broken)])
+    assert result.exit_code == 2
+    assert f"{broken}:" in result.output and "not valid YAML" in result.output
+    assert "Traceback" not in result.output
+    missing = runner.invoke(app, ["check", "-m", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "no such file or directory" in missing.output
+    spec = tmp_path / "platform.yaml"
+    spec.write_text(reference_text().replace("public: false", "public: maybe"))
+    bad_spec = runner.invoke(app, ["check", "-f", str(spec)])
+    assert bad_spec.exit_code == 2 and "cluster.endpointAccess.public" in bad_spec.output
+
+
+def test_check_list_rules_prints_every_rule() -> None:
+    from eks_platform.checks import RULES
+
+    result = runner.invoke(app, ["check", "--list-rules"])
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.output.splitlines()] == [rule.id for rule in RULES]

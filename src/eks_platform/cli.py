@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eks_platform import __version__
-from eks_platform.checks import check
+from eks_platform.checks import RULES, check
 from eks_platform.checks.objects import KubeObject, parse_manifests
 from eks_platform.checks.report import as_json, as_sarif, as_text
 from eks_platform.errors import EksPlatformError, SpecError, UsageError
@@ -222,12 +222,18 @@ def check_command(
         typer.Option("--karpenter-api", help="Check the platform rendered for this Karpenter API instead."),
     ] = None,
     output: Annotated[CheckOutput, typer.Option("--output", help="Report format.")] = CheckOutput.text,
+    list_rules: Annotated[
+        bool, typer.Option("--list-rules", help="Print every rule (id, severity, title) and exit.")
+    ] = False,
 ) -> None:
     """Check the platform and your manifests against this architecture's rules (webhooks on the overlay,
     Fargate limits, host-port clashes, Karpenter requirements, node fit, CIDRs, security).
 
     Exit 0 when no finding is an error, 1 when one is, 2 on bad input. Suppress a rule on one object with
     the annotation eks-platform.io/skip-<ID>: <reason>."""
+    if list_rules:
+        _print_rules(output)
+        return
     try:
         loaded = _load(file, karpenter_api)
         objects = _read_manifests(manifests or [])
@@ -242,6 +248,15 @@ def check_command(
     else:
         sys.stdout.write(as_text(report))
     raise typer.Exit(report.exit_code)
+
+
+def _print_rules(output: CheckOutput) -> None:
+    rows = [{"id": r.id, "severity": r.severity.value, "title": r.title, "fix": r.fix, "url": r.url} for r in RULES]
+    if output is CheckOutput.text:
+        for row in rows:
+            sys.stdout.write(f"{row['id']}  {row['severity']:<7}  {row['title']}\n")
+    else:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
 
 
 @app.command()

@@ -276,6 +276,13 @@ CORPUS = [
         "instance type; add a requirement {key: node.kubernetes.io/instance-type, operator: In, values: [t3.2xlarge]}",
     ),
     case(
+        "empty-ttl-and-consolidation",
+        ("      ttlSecondsAfterEmpty: 60", "      ttlSecondsAfterEmpty: 60\n      consolidation: true"),
+        "platform.yaml:100 karpenter.provisioners[0].ttlSecondsAfterEmpty: set together with consolidation: true, which "
+        "already removes empty nodes (Karpenter rejects a Provisioner with both); remove ttlSecondsAfterEmpty, or "
+        "consolidation",
+    ),
+    case(
         "addon-pool-names-missing-provisioner",
         ("  grafana: {runsOn: overlay}", "  grafana: {runsOn: overlay, pool: monitoring}"),
         "platform.yaml:127 addons.grafana.pool: no provisioner named 'monitoring'; "

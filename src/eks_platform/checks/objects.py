@@ -177,8 +177,13 @@ def _documents(text: str) -> Iterator[tuple[int, str]]:
     for index, begin in enumerate(starts):
         end = starts[index + 1] if index + 1 < len(starts) else len(text)
         chunk = text[begin:end]
-        yield line, chunk
-        line += chunk.count("\n")
+        lines_in_chunk = chunk.count("\n")
+        first, _, rest = chunk.partition("\n")
+        if first.startswith("---") and not first[3:].strip():
+            yield line + 1, rest  # the object starts after its `---` line
+        else:
+            yield line, chunk
+        line += lines_in_chunk
 
 
 def _key_lines(text: str) -> dict[Loc, int]:

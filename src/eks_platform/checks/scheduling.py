@@ -71,7 +71,7 @@ class Pool:
     api: str  # "v1" or "v1alpha5"
     name: str
     labels: Mapping[str, str]  # what Karpenter puts on its nodes besides the instance labels
-    requirements: tuple[Mapping[str, Any], ...]
+    requirements: tuple[Mapping[str, Any], ...]  # as written, plus the v1alpha5 webhook's defaults
     requirements_path: Loc
     taints: tuple[Mapping[str, Any], ...]
     node_class: str | None
@@ -110,6 +110,8 @@ def node_pools(objects: Iterable[KubeObject], catalog: InstanceCatalog) -> list[
         else:
             continue
         requirements = tuple(r for r in template_spec.get("requirements") or [] if isinstance(r, Mapping))
+        if api == "v1alpha5":
+            requirements += tuple(v1alpha5_defaults(requirements, labels))
         taints = tuple(t for t in template_spec.get("taints") or [] if isinstance(t, Mapping))
         pools.append(
             Pool(
@@ -125,6 +127,27 @@ def node_pools(objects: Iterable[KubeObject], catalog: InstanceCatalog) -> list[
             )
         )
     return pools
+
+
+def v1alpha5_defaults(requirements: Sequence[Mapping[str, Any]], labels: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """What Karpenter v0.31's webhook adds to a Provisioner whose requirements leave a key out
+    (facts/karpenter.md §4); a v1 NodePool gets none."""
+    keys = {str(r.get("key")) for r in requirements} | {str(k) for k in labels}
+    defaults: list[Mapping[str, Any]] = [
+        {"key": key, "operator": "In", "values": [value]}
+        for key, value in ((OS_LABEL, "linux"), ("kubernetes.io/arch", "amd64"), (CAPACITY_TYPE, "on-demand"))
+        if key not in keys
+    ]
+    type_keys = {
+        "node.kubernetes.io/instance-type",
+        "karpenter.k8s.aws/instance-family",
+        "karpenter.k8s.aws/instance-category",
+        "karpenter.k8s.aws/instance-generation",
+    }
+    if not keys & type_keys:
+        defaults.append({"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]})
+        defaults.append({"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt", "values": ["2"]})
+    return defaults
 
 
 # --- requirements against instance types --------------------------------------------------------
@@ -189,7 +212,7 @@ def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]
     return False
 
 
-def _pool_allows(pool: Pool, key: str, operator: str, values: Sequence[str]) -> bool:
+def pool_allows(pool: Pool, key: str, operator: str, values: Sequence[str]) -> bool:
     """Can a node of this pool carry a label `key` that meets (operator, values)?"""
     if key in pool.labels:
         return satisfies(pool.labels[key], operator, values)
@@ -220,7 +243,7 @@ def fits_pool(template: PodTemplate, pool: Pool) -> bool:
     selector = spec.get("nodeSelector")
     if isinstance(selector, Mapping):
         for key, value in selector.items():
-            if not _pool_allows(pool, str(key), "In", [str(value)]):
+            if not pool_allows(pool, str(key), "In", [str(value)]):
                 return False
     terms = get(spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms")
     if isinstance(terms, list) and terms:
@@ -232,6 +255,6 @@ def _term_fits(term: Mapping[str, Any], pool: Pool) -> bool:
     for expression in term.get("matchExpressions") or []:
         if not isinstance(expression, Mapping):
             continue
-        if not _pool_allows(pool, str(expression.get("key")), str(expression.get("operator")), _values(expression)):
+        if not pool_allows(pool, str(expression.get("key")), str(expression.get("operator")), _values(expression)):
             return False
     return True

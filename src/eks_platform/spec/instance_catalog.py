@@ -1,6 +1,6 @@
 """The EC2 instance catalog: every instance type with the facts Karpenter's requirements use.
 
-Loaded from the project's own data file (columns described in docs/data.md). The catalog
+Loaded from the project's own data file (its columns are described in ../shared/data/README.md). The catalog
 is a plain value passed to whatever needs it, so tests can hand in a small one.
 """
 

@@ -236,12 +236,14 @@ def _requirement_issues(
             loc=(*loc, "values", v_index), message=f"'{count}' is listed twice", fix=f"remove the second '{count}'"
         )
     for v_index, value in enumerate(values):
-        problem = _unknown_value(requirement.key, value, catalog=catalog, region=region, arch=arch)
+        problem = unknown_requirement_value(requirement.key, value, catalog=catalog, region=region, arch=arch)
         if problem:
             yield SpecIssue(loc=(*loc, "values", v_index), message=problem[0], fix=problem[1])
 
 
-def _unknown_value(key: str, value: str, *, catalog: InstanceCatalog, region: str, arch: str) -> tuple[str, str] | None:
+def unknown_requirement_value(
+    key: str, value: str, *, catalog: InstanceCatalog, region: str, arch: str
+) -> tuple[str, str] | None:
     def suggestion(options: list[str]) -> str:
         return f"did you mean {' or '.join(options)}?" if options else ""
 
@@ -276,6 +278,17 @@ def single_node_pools_pin_one_type(platform: Platform, catalog: InstanceCatalog)
                 loc=("karpenter", "provisioners", index, "requirements"),
                 message="a single-node provisioner must allow exactly one instance type",
                 fix=f"add a requirement {{key: {INSTANCE_TYPE}, operator: In, values: [t3.2xlarge]}}",
+            )
+
+
+def empty_ttl_or_consolidation(platform: Platform, _: InstanceCatalog) -> Iterator[SpecIssue]:
+    for index, provisioner in enumerate(platform.karpenter.provisioners):
+        if provisioner.consolidation and provisioner.ttl_seconds_after_empty is not None:
+            yield SpecIssue(
+                loc=("karpenter", "provisioners", index, "ttlSecondsAfterEmpty"),
+                message="set together with consolidation: true, which already removes empty nodes "
+                "(Karpenter rejects a Provisioner with both)",
+                fix="remove ttlSecondsAfterEmpty, or consolidation",
             )
 
 
@@ -315,6 +328,7 @@ RULES: tuple[Rule, ...] = (
     karpenter_version_matches_api,
     requirements_name_real_instances,
     single_node_pools_pin_one_type,
+    empty_ttl_or_consolidation,
     pools_exist,
     pilots_use_real_instance_types,
 )
