@@ -59,7 +59,10 @@ def test_bad_spec_exits_2_with_located_errors_and_no_traceback(tmp_path: Path) -
     spec.write_text(reference_text().replace("values: [t3, m6a, c5]", "values: [t3, m6, c5]"))
     result = runner.invoke(app, ["render", "-f", str(spec), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert "karpenter.provisioners[0].requirements[0].values[1]: 'm6' is not an EC2 instance family; did you mean m6i or m6a?" in result.output
+    assert (
+        "karpenter.provisioners[0].requirements[0].values[1]: 'm6' is not an EC2 instance family; did you mean m6i or m6a?"
+        in result.output
+    )
     assert f"{spec}:" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
@@ -130,7 +133,8 @@ def test_check_of_a_webhook_on_the_overlay_exits_1_and_names_file_line_and_rule(
     (app_dir / "README.md").write_text("not a manifest: skipped")
     result = runner.invoke(app, ["check", "--manifests", str(app_dir)])
     assert result.exit_code == 1, result.output
-    assert f"ValidatingWebhookConfiguration/policy-checker  ({app_dir / 'webhook.yaml'}:23)" in result.output
+    assert f"ValidatingWebhookConfiguration/policy-checker  ({app_dir / 'webhook.yaml'})" in result.output
+    assert "error   EP301  line 23  webhooks[0].clientConfig.service" in result.output
     assert "EP301" in result.output
 
 
@@ -150,9 +154,12 @@ def test_check_json_and_sarif_are_machine_readable(tmp_path: Path) -> None:
 def test_check_bad_input_exits_2_without_a_traceback(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("apiVersion: v1\nkind: [\n")
-    result = runner.invoke(app, ["check", "-m", str(broken)])
+    also_broken = tmp_path / "also-broken.yaml"
+    also_broken.write_text("just: a mapping\n")
+    result = runner.invoke(app, ["check", "-m", str(broken), "-m", str(also_broken)])
     assert result.exit_code == 2
     assert f"{broken}:" in result.output and "not valid YAML" in result.output
+    assert f"{also_broken}:1: not a Kubernetes object" in result.output  # every bad file, not only the first
     assert "Traceback" not in result.output
     missing = runner.invoke(app, ["check", "-m", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "no such file or directory" in missing.output
@@ -160,6 +167,7 @@ def test_check_bad_input_exits_2_without_a_traceback(tmp_path: Path) -> None:
     spec.write_text(reference_text().replace("public: false", "public: maybe"))
     bad_spec = runner.invoke(app, ["check", "-f", str(spec)])
     assert bad_spec.exit_code == 2 and "cluster.endpointAccess.public" in bad_spec.output
+    assert "nothing was checked" in bad_spec.output
 
 
 def test_check_list_rules_prints_every_rule() -> None:

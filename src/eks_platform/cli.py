@@ -77,13 +77,14 @@ def _load(file: Path | None, karpenter_api: KarpenterApi | None = None) -> Loade
     return load_text(text, file=name, catalog=load_catalog(), karpenter_api=api)
 
 
-def _fail(error: EksPlatformError) -> None:
+def _fail(error: EksPlatformError, *, outcome: str = "nothing was written") -> None:
     if isinstance(error, SpecError):
         for issue in error.issues:
             err.print(f"[red]error[/red] {issue}", markup=True, soft_wrap=True)
-        err.print(f"{len(error.issues)} error(s); nothing was written.")
+        err.print(f"{len(error.issues)} error(s); {outcome}.")
     else:
-        err.print(f"[red]error[/red] {error}", soft_wrap=True)
+        for line in str(error).splitlines():
+            err.print(f"[red]error[/red] {line}", soft_wrap=True)
     raise typer.Exit(error.exit_code)
 
 
@@ -187,7 +188,9 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 def _read_manifests(paths: list[Path]) -> list[KubeObject]:
+    """Every object of every file; every unreadable or invalid file is reported, not only the first."""
     objects: list[KubeObject] = []
+    problems: list[str] = []
     for path in paths:
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in MANIFEST_SUFFIXES)
@@ -197,10 +200,13 @@ def _read_manifests(paths: list[Path]) -> list[KubeObject]:
             raise UsageError(f"{path}: no such file or directory; give a YAML file or a folder with --manifests")
         for file in files:
             try:
-                text = file.read_text(encoding="utf-8")
+                objects += parse_manifests(file.read_text(encoding="utf-8"), file=str(file))
             except (OSError, UnicodeDecodeError) as error:
-                raise UsageError(f"{file}: cannot read it ({error}); pass only readable YAML files") from None
-            objects += parse_manifests(text, file=str(file))
+                problems.append(f"{file}: cannot read it ({error}); pass only readable YAML files")
+            except UsageError as error:
+                problems.append(str(error))
+    if problems:
+        raise UsageError("\n".join(problems))
     return objects
 
 
@@ -239,12 +245,12 @@ def check_command(
         objects = _read_manifests(manifests or [])
         report = check(loaded, catalog=load_catalog(), manifests=objects)
     except EksPlatformError as error:
-        _fail(error)
+        _fail(error, outcome="nothing was checked")
         return
     if output is CheckOutput.json:
         sys.stdout.write(json.dumps(as_json(report), indent=2) + "\n")
     elif output is CheckOutput.sarif:
-        sys.stdout.write(json.dumps(as_sarif(report), indent=2) + "\n")
+        sys.stdout.write(json.dumps(as_sarif(report, spec_file=loaded.source.file), indent=2) + "\n")
     else:
         sys.stdout.write(as_text(report))
     raise typer.Exit(report.exit_code)

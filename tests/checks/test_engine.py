@@ -148,8 +148,10 @@ def test_a_suppression_without_a_reason_is_refused() -> None:
 def test_text_groups_findings_by_object_and_ends_with_one_summary_line() -> None:
     text = as_text(run(WEBHOOK_ON_OVERLAY.replace("ANNOTATIONS\n", "")))
     lines = text.splitlines()
-    header = lines.index("ValidatingWebhookConfiguration/policy-checker  (app.yaml:29)")
-    assert lines[header + 1].startswith("  error   EP301  webhooks[0].clientConfig.service: webhook check.policy")
+    header = lines.index("ValidatingWebhookConfiguration/policy-checker  (app.yaml)")
+    assert lines[header + 1].startswith(
+        "  error   EP301  line 29  webhooks[0].clientConfig.service: webhook check.policy"
+    )
     assert lines[header + 2].strip().startswith("fix: run the webhook's pods on Fargate")
     assert lines[-1].startswith("1 error") or " 1 error" in lines[-1]
     assert lines[-1].endswith("rules)")
@@ -169,13 +171,18 @@ def test_sarif_validates_against_the_sarif_2_1_0_schema() -> None:
         "ANNOTATIONS", "  annotations:\n    eks-platform.io/skip-EP301: fronted by a proxy"
     )
     for text in (WEBHOOK_ON_OVERLAY.replace("ANNOTATIONS\n", ""), suppressed):
-        sarif = as_sarif(run(text))
+        sarif = as_sarif(run(text), spec_file="platform.yaml")
         jsonschema.Draft4Validator(schema).validate(sarif)
         results = sarif["runs"][0]["results"]
         rules = sarif["runs"][0]["tool"]["driver"]["rules"]
         assert any(r["ruleId"] == "EP301" for r in results)
         for result in results:
             assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+            # every result has a file a code-scanning UI can show: the manifest, or the spec
+            assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] in (
+                "app.yaml",
+                "platform.yaml",
+            )
     # the schema is strict enough to catch a wrong document
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft4Validator(schema).validate({"version": "2.1.0", "runs": [{"results": []}]})

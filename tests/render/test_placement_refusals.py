@@ -131,7 +131,7 @@ REFUSED = [
         [("  grafana: {runsOn: overlay}", "  grafana: {runsOn: fargate}")],
         [
             "<spec> addons.grafana.runsOn: grafana cannot run on fargate: it must connect to pods on the Calico "
-            "overlay, which a Fargate pod cannot reach; use runsOn: overlay",
+            "overlay, which a Fargate pod cannot reach (Prometheus and Loki); use runsOn: overlay",
         ],
         id="grafana-on-fargate",
     ),

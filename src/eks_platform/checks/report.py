@@ -35,10 +35,12 @@ def as_text(report: Report) -> str:
     lines: list[str] = []
     for object_id, findings in groups.items():
         ref = findings[0].object
-        lines.append(f"{object_id}  ({ref.where})" if ref.where else object_id)
+        source = ref.file or ref.origin
+        lines.append(f"{object_id}  ({source})" if source else object_id)
         for finding in findings:
-            at = f"{finding.path}: " if finding.path else ""
-            lines.append(f"  {finding.severity.value:<7} {finding.rule_id}  {at}{finding.message}")
+            at = f"line {finding.object.line}  " if finding.object.file and finding.object.line is not None else ""
+            field = f"{finding.path}: " if finding.path else ""
+            lines.append(f"  {finding.severity.value:<7} {finding.rule_id}  {at}{field}{finding.message}")
             lines.append(f"                 fix: {finding.fix}")
     for finding in report.suppressed:
         lines.append(f"suppressed {finding.rule_id} on {finding.object.id}: {finding.suppressed}")
@@ -87,7 +89,8 @@ def _rule_name(rule_class_name: str) -> str:
     return re.sub(r"^Ep\d+", "", rule_class_name) or rule_class_name
 
 
-def as_sarif(report: Report) -> dict[str, Any]:
+def as_sarif(report: Report, *, spec_file: str = "") -> dict[str, Any]:
+    """spec_file: where findings on rendered or modelled objects point (their fix is in the spec)."""
     rules = list(report.rules)
     index = {rule.id: position for position, rule in enumerate(rules)}
     descriptors = []
@@ -103,7 +106,7 @@ def as_sarif(report: Report) -> dict[str, Any]:
         if rule.url:
             descriptor["helpUri"] = rule.url
         descriptors.append(descriptor)
-    results = [_result(f, index) for f in report.findings] + [_result(f, index) for f in report.suppressed]
+    results = [_result(f, index, spec_file) for f in (*report.findings, *report.suppressed)]
     return {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -123,7 +126,7 @@ def as_sarif(report: Report) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
+def _result(finding: Finding, index: dict[str, int], spec_file: str) -> dict[str, Any]:
     ref = finding.object
     logical = {"fullyQualifiedName": f"{ref.id}:{finding.path}" if finding.path else ref.id, "kind": "object"}
     location: dict[str, Any] = {"logicalLocations": [logical]}
@@ -132,6 +135,8 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
         if ref.line is not None:
             physical["region"] = {"startLine": ref.line}
         location["physicalLocation"] = physical
+    elif spec_file:  # a rendered or modelled object: what makes it so is in the spec
+        location["physicalLocation"] = {"artifactLocation": {"uri": spec_file}}
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": index[finding.rule_id],

@@ -61,6 +61,11 @@ OVERLAY_UNREACHABLE = (
 )
 NEEDS_OVERLAY = "it must connect to pods on the Calico overlay, which a Fargate pod cannot reach"
 DAEMONSET_ON_EVERY_NODE = "it is a DaemonSet on every EC2 node"
+NEEDS_EBS = "it keeps its data on a PersistentVolumeClaim (an EBS volume), which Fargate cannot mount"
+NOT_PLACED_ON_FARGATE = (
+    "eks-platform runs it on the add-ons node with the rest of the monitoring; a profile that selects it "
+    "would move it to Fargate without the spec saying so"
+)
 
 
 def _daemonset(
@@ -244,7 +249,12 @@ def components(platform: Platform) -> list[Component]:
     if addons.kubecost.enabled:
         found.append(
             _overlay_app(
-                "kubecost", "addons.kubecost", addons.kubecost.namespace, {"app": "cost-analyzer"}, Port("http", 9090)
+                "kubecost",
+                "addons.kubecost",
+                addons.kubecost.namespace,
+                {"app": "cost-analyzer"},
+                Port("http", 9090),
+                not_on_fargate=NEEDS_OVERLAY + " (Prometheus)",
             )
         )
     if addons.metrics_server.enabled:
@@ -292,6 +302,7 @@ def components(platform: Platform) -> list[Component]:
                 {"app.kubernetes.io/name": "prometheus"},
                 Port("http", 9090),
                 workload="StatefulSet",
+                not_on_fargate=NEEDS_OVERLAY + " (the pods it scrapes)",
             ),
             _overlay_app(
                 "alertmanager",
@@ -325,6 +336,7 @@ def components(platform: Platform) -> list[Component]:
                 addons.grafana.namespace,
                 {"app.kubernetes.io/name": "grafana"},
                 Port("http", 3000),
+                not_on_fargate=NEEDS_OVERLAY + " (Prometheus and Loki)",
             )
         )
     if addons.loki.enabled:
@@ -336,6 +348,7 @@ def components(platform: Platform) -> list[Component]:
                 {"app.kubernetes.io/name": "loki"},
                 Port("http", 3100),
                 workload="StatefulSet",
+                not_on_fargate=NEEDS_EBS,
             )
         )
     return found
@@ -380,6 +393,7 @@ def _overlay_app(
     *,
     workload: Workload = "Deployment",
     allowed: frozenset[RunsOn] = frozenset({"overlay"}),
+    not_on_fargate: str = NOT_PLACED_ON_FARGATE,
 ) -> Component:
     return Component(
         name=name,
@@ -390,7 +404,7 @@ def _overlay_app(
         allowed=allowed,
         default="overlay",
         why_not={
-            "fargate": NEEDS_OVERLAY,
+            "fargate": not_on_fargate,
             "hostNetwork": "nothing on the VPC side calls it; keep host ports for what needs them",
         },
         ports=(port,),

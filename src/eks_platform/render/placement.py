@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from eks_platform.errors import Loc, SpecError, SpecIssue
-from eks_platform.render.components import OVERLAY_UNREACHABLE, Component, Port, components
+from eks_platform.render.components import NOT_PLACED_ON_FARGATE, OVERLAY_UNREACHABLE, Component, Port, components
 from eks_platform.spec import defaults as d
 from eks_platform.spec.model import FargateSelector, Platform, RunsOn
 
@@ -234,7 +234,8 @@ def _fargate_mismatches(placements: list[Placement], platform: Platform) -> Iter
             yield SpecIssue(
                 loc=match[1],
                 message=f"selects {component.name} (namespace {component.namespace}), "
-                f"which must not run on Fargate: {reason}",
+                f"which {'eks-platform does not place' if reason == NOT_PLACED_ON_FARGATE else 'must not run'} "
+                f"on Fargate: {reason}",
                 fix=f"add labels {{{d.FARGATE_POD_LABEL}: {d.FARGATE_POD_LABEL_VALUE}}} so the selector picks only "
                 "the pods eks-platform places on Fargate",
             )

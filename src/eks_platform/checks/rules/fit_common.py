@@ -84,15 +84,24 @@ def pod_requests(template: PodTemplate) -> Resources:
     return (containers + sidecars).max(init_peak) + extra + Resources(0, 0, 1)
 
 
-def unset_requests(template: PodTemplate) -> list[str]:
-    """The resources (cpu, memory) that no container or init container of the pod requests or limits."""
-    written: set[str] = set()
-    for _, container in template.containers():
-        for part in ("requests", "limits"):
-            values = get(container, "resources", part)
-            if isinstance(values, Mapping):
-                written |= {str(key) for key, value in values.items() if value is not None}
-    return [resource for resource in REQUESTED if resource not in written]
+_PARSERS = {"cpu": parse_cpu_m, "memory": parse_memory_mi}
+
+
+def unset_requests(template: PodTemplate) -> Iterator[tuple[Loc, str, list[str]]]:
+    """(path, container name, resources) of every container whose cpu or memory request is missing (a limit
+    alone counts: the API server copies it) or is not a quantity: the fit check counts those as zero."""
+    for path, container in template.containers():
+        missing = []
+        for resource in REQUESTED:
+            value = get(container, "resources", "requests", resource)
+            if value is None:
+                value = get(container, "resources", "limits", resource)
+            if value is None:
+                missing.append(resource)
+            elif _PARSERS[resource](value) is None:
+                missing.append(f"{resource} (not a quantity: {value!r})")
+        if missing:
+            yield path, str(container.get("name", "")), missing
 
 
 # --- the pool's node --------------------------------------------------------------------------------
