@@ -7,6 +7,7 @@ from eks_platform.checks.context import CheckContext
 from eks_platform.checks.finding import Finding, Severity
 from eks_platform.checks.rule import Rule
 from eks_platform.checks.rules.karpenter_common import (
+    BOUND_OPERATORS,
     Requirement,
     effective_requirements,
     effective_types,
@@ -30,6 +31,8 @@ class Ep403RequirementsMatchNothing(Rule):
             if effective_types(pool, ctx.catalog):
                 continue
             instance = [r for r in effective_requirements(pool) if r.key in INSTANCE_LABELS]
+            if any(_malformed_bound(r) for r in instance):
+                continue  # a bound that is not a number matches nothing by itself: EP404 says what to write
             culprits, fix = _explain(instance, ctx.catalog)
             named = " and ".join(r.describe() for r in culprits)
             together = "together leave" if len(culprits) > 1 else "leaves"
@@ -40,6 +43,12 @@ class Ep403RequirementsMatchNothing(Rule):
                 "for this pool, and the pods meant for it stay Pending",
                 fix,
             )
+
+
+def _malformed_bound(requirement: Requirement) -> bool:
+    return requirement.operator in BOUND_OPERATORS and not (
+        len(requirement.values) == 1 and requirement.values[0].lstrip("-").isdigit()
+    )
 
 
 def _explain(requirements: Sequence[Requirement], catalog: InstanceCatalog) -> tuple[list[Requirement], str]:
