@@ -1,0 +1,129 @@
+"""Fakes at the engine's narrow interfaces (apply/ports.py): in-memory, scriptable, and strict about
+what the engine may call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from eks_platform.apply.ports import ChangeSet, ResourceChange, StackEvent, StackState
+
+
+@dataclass
+class FakeClock:
+    time: float = 1_000_000.0
+    slept: float = 0.0
+
+    def now(self) -> float:
+        return self.time
+
+    def sleep(self, seconds: float) -> None:
+        self.time += seconds
+        self.slept += seconds
+
+
+@dataclass
+class _Stack:
+    status: str
+    template: dict[str, Any]
+    outputs: dict[str, str] = field(default_factory=dict)
+    events: list[StackEvent] = field(default_factory=list)
+
+
+@dataclass
+class FakeCloudFormation:
+    """Change sets diff resources by logical id and body; execution either completes or, for a logical
+    id in `fail`, rolls back with that reason."""
+
+    clock: FakeClock
+    stacks: dict[str, _Stack] = field(default_factory=dict)
+    change_sets: dict[str, tuple[str, dict[str, Any], ChangeSet, bool]] = field(default_factory=dict)
+    fail: dict[str, str] = field(default_factory=dict)  # logical id -> failure reason
+    calls: list[str] = field(default_factory=list)
+    _events: int = 0
+
+    def stack(self, name: str) -> StackState | None:
+        stack = self.stacks.get(name)
+        return None if stack is None else StackState(name, stack.status, dict(stack.outputs))
+
+    def create_change_set(
+        self,
+        *,
+        stack: str,
+        name: str,
+        template: str,
+        parameters: Mapping[str, str],
+        tags: Mapping[str, str],
+        create: bool,
+    ) -> str:
+        self.calls.append(f"create_change_set {stack} {'CREATE' if create else 'UPDATE'}")
+        body = json.loads(template)
+        old = self.stacks[stack].template.get("Resources", {}) if stack in self.stacks and not create else {}
+        new = body.get("Resources", {})
+        changes = [ResourceChange("Add", k, v["Type"]) for k, v in sorted(new.items()) if k not in old]
+        changes += [
+            ResourceChange("Modify", k, v["Type"], "False") for k, v in sorted(new.items()) if k in old and old[k] != v
+        ]
+        changes += [ResourceChange("Remove", k, v["Type"]) for k, v in sorted(old.items()) if k not in new]
+        if create and stack not in self.stacks:
+            self.stacks[stack] = _Stack("REVIEW_IN_PROGRESS", {})
+        change_set_id = f"arn:changeSet/{stack}/{name}"
+        if changes:
+            change_set = ChangeSet(change_set_id, "CREATE_COMPLETE", changes=tuple(changes))
+        else:
+            change_set = ChangeSet(
+                change_set_id,
+                "FAILED",
+                "The submitted information didn't contain changes. Submit different information to create a change set.",
+            )
+        self.change_sets[change_set_id] = (stack, body, change_set, create)
+        return change_set_id
+
+    def change_set(self, change_set_id: str) -> ChangeSet:
+        return self.change_sets[change_set_id][2]
+
+    def execute_change_set(self, change_set_id: str) -> None:
+        self.calls.append(f"execute_change_set {change_set_id}")
+        stack_name, body, change_set, create = self.change_sets.pop(change_set_id)
+        stack = self.stacks[stack_name]
+        failed = next((c.logical_id for c in change_set.changes if c.logical_id in self.fail), None)
+        for change in change_set.changes:
+            status = "CREATE_FAILED" if change.logical_id == failed else "CREATE_COMPLETE"
+            self._event(stack, change.logical_id, change.resource_type, status, self.fail.get(change.logical_id, ""))
+        if failed:
+            stack.status = "ROLLBACK_COMPLETE" if create else "UPDATE_ROLLBACK_COMPLETE"
+        else:
+            stack.status = "CREATE_COMPLETE" if create else "UPDATE_COMPLETE"
+            stack.template = body
+            stack.outputs = {name: f"{stack_name}-{name}" for name in body.get("Outputs", {})}
+        self._event(stack, stack_name, "AWS::CloudFormation::Stack", stack.status)
+
+    def delete_change_set(self, change_set_id: str) -> None:
+        self.calls.append(f"delete_change_set {change_set_id}")
+        stack_name, _, _, create = self.change_sets.pop(change_set_id)
+        if create and self.stacks[stack_name].status == "REVIEW_IN_PROGRESS":
+            del self.stacks[stack_name]
+
+    def events(self, stack: str) -> Sequence[StackEvent]:
+        found = self.stacks.get(stack)
+        return list(reversed(found.events)) if found else []
+
+    def delete_stack(self, stack: str) -> None:
+        self.calls.append(f"delete_stack {stack}")
+        self.stacks.pop(stack, None)
+
+    def _event(self, stack: _Stack, logical_id: str, resource_type: str, status: str, reason: str = "") -> None:
+        self._events += 1
+        stack.events.append(
+            StackEvent(
+                str(self._events),
+                datetime.fromtimestamp(self.clock.time, UTC),
+                logical_id,
+                resource_type,
+                status,
+                reason,
+            )
+        )
