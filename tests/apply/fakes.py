@@ -127,3 +127,78 @@ class FakeCloudFormation:
                 reason,
             )
         )
+
+
+@dataclass
+class FakeEks:
+    """Clusters become ACTIVE (and profiles too) after `steps` reads; EKS's rule that only one profile
+    operation runs at a time is enforced."""
+
+    steps: int = 2
+    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    profiles: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    requests: list[Any] = field(default_factory=list)
+
+    def _tick(self, item: dict[str, Any], final: str) -> None:
+        item["reads"] += 1
+        if item["reads"] >= self.steps and item["status"] in ("CREATING", "DELETING"):
+            item["status"] = final
+
+    def cluster(self, name: str):  # type: ignore[no-untyped-def]
+        from eks_platform.apply.ports import ClusterState
+
+        item = self.clusters.get(name)
+        if item is None:
+            return None
+        self._tick(item, "ACTIVE" if item["status"] == "CREATING" else "GONE")
+        if item["status"] == "GONE":
+            del self.clusters[name]
+            return None
+        return ClusterState(
+            name,
+            item["status"],
+            item["public"],
+            True,
+            cluster_security_group_id="sg-cluster",
+            oidc_issuer="https://oidc.example/id/X",
+        )
+
+    def create_cluster(self, request: Any) -> None:
+        self.calls.append(f"create_cluster {request.name}")
+        self.requests.append(request)
+        self.clusters[request.name] = {"status": "CREATING", "reads": 0, "public": False}
+        self.profiles[request.name] = {}
+
+    def delete_cluster(self, name: str) -> None:
+        self.calls.append(f"delete_cluster {name}")
+        self.clusters[name].update(status="DELETING", reads=0)
+
+    def fargate_profiles(self, cluster: str):  # type: ignore[no-untyped-def]
+        from eks_platform.apply.ports import FargateProfileState
+
+        found = {}
+        for name, item in list(self.profiles.get(cluster, {}).items()):
+            self._tick(item, "ACTIVE" if item["status"] == "CREATING" else "GONE")
+            if item["status"] == "GONE":
+                del self.profiles[cluster][name]
+                continue
+            found[name] = FargateProfileState(name, item["status"], item["selectors"])
+        return found
+
+    def _busy(self, cluster: str) -> None:
+        if any(p["status"] in ("CREATING", "DELETING") for p in self.profiles[cluster].values()):
+            raise AssertionError("EKS allows one Fargate profile operation at a time")
+
+    def create_fargate_profile(
+        self, *, cluster: str, name: str, role_arn: str, subnet_ids: Any, selectors: Any, tags: Any
+    ) -> None:
+        self._busy(cluster)
+        self.calls.append(f"create_fargate_profile {name}")
+        normalized = tuple((s["namespace"], tuple(sorted((s.get("labels") or {}).items()))) for s in selectors)
+        self.profiles[cluster][name] = {"status": "CREATING", "reads": 0, "selectors": normalized}
+
+    def delete_fargate_profile(self, *, cluster: str, name: str) -> None:
+        self._busy(cluster)
+        self.calls.append(f"delete_fargate_profile {name}")
+        self.profiles[cluster][name].update(status="DELETING", reads=0)

@@ -30,7 +30,7 @@ def up(d: StackDeployer, template: dict, *, dry_run: bool = False):  # type: ign
 
 
 def test_a_new_stack_is_created_with_its_events_as_progress() -> None:
-    d, cloudformation, progress = deployer()
+    d, _cloudformation, progress = deployer()
     plan, state = up(d, TEMPLATE)
     assert plan.action == "create" and [c.logical_id for c in plan.changes] == ["Queue"]
     assert (
@@ -104,7 +104,7 @@ def test_waits_have_a_timeout() -> None:
 
 
 def test_delete_waits_and_reports_whether_there_was_anything() -> None:
-    d, cloudformation, _ = deployer()
+    d, _cloudformation, _ = deployer()
     up(d, TEMPLATE)
     assert d.delete("irtp-karpenter-infra") is True
     assert d.delete("irtp-karpenter-infra") is False

@@ -137,3 +137,46 @@ class Clock(Protocol):
     def now(self) -> float: ...
 
     def sleep(self, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Leftover:
+    kind: str  # instance, network-interface, launch-template, ...
+    id: str
+    detail: str = ""
+
+
+class Ec2(Protocol):
+    def tag(self, resource_ids: Sequence[str], tags: Mapping[str, str]) -> None: ...
+
+    def untag(self, resource_ids: Sequence[str], keys: Sequence[str]) -> None: ...
+
+    def leftovers(self, cluster: str) -> Sequence[Leftover]:
+        """EC2 instances (not terminated), network interfaces and launch templates that belong to the
+        cluster's nodes: tagged karpenter.sh/discovery=<cluster>, eks-platform.io/cluster=<cluster> or
+        kubernetes.io/cluster/<cluster>."""
+        ...
+
+    def terminate(self, leftovers: Sequence[Leftover]) -> None: ...
+
+
+@dataclass(frozen=True)
+class AddonState:
+    name: str
+    status: str
+    version: str = ""
+    configuration: str = ""
+
+
+class EksAddons(Protocol):
+    """EKS managed add-ons (not emulated by moto: the local target reports them as skipped)."""
+
+    def addons(self, cluster: str) -> Mapping[str, AddonState]: ...
+
+    def create_addon(
+        self, *, cluster: str, name: str, version: str | None, configuration: str, role_arn: str | None
+    ) -> None: ...
+
+    def update_addon(
+        self, *, cluster: str, name: str, version: str | None, configuration: str, role_arn: str | None
+    ) -> None: ...
