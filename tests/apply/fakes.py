@@ -202,3 +202,53 @@ class FakeEks:
         self._busy(cluster)
         self.calls.append(f"delete_fargate_profile {name}")
         self.profiles[cluster][name].update(status="DELETING", reads=0)
+
+
+@dataclass
+class FakeEc2:
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    instances: list[Any] = field(default_factory=list)  # Leftover values
+
+    def tag(self, resource_ids: Any, tags: Any) -> None:
+        for resource in resource_ids:
+            self.tags.setdefault(resource, {}).update(tags)
+
+    def untag(self, resource_ids: Any, keys: Any) -> None:
+        for resource in resource_ids:
+            for key in keys:
+                self.tags.get(resource, {}).pop(key, None)
+
+    def leftovers(self, cluster: str) -> list[Any]:
+        return list(self.instances)
+
+    def terminate(self, leftovers: Any) -> None:
+        gone = {item.id for item in leftovers}
+        self.instances = [item for item in self.instances if item.id not in gone]
+
+
+class Crash(Exception):
+    """A run killed mid-way (the process dies; nothing is cleaned up)."""
+
+
+@dataclass
+class CrashAfter:
+    """Wraps a port and raises Crash on the n-th mutating call (create/execute/delete/tag), after doing it."""
+
+    inner: Any
+    countdown: list[int]
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.inner, name)
+        if not callable(attribute) or not name.startswith(
+            ("create", "execute", "delete", "tag", "terminate", "update")
+        ):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            self.countdown[0] -= 1
+            if self.countdown[0] == 0:
+                raise Crash(name)
+            return result
+
+        return call

@@ -42,7 +42,10 @@ def test_every_core_object_matches_the_kubernetes_schema(api: str) -> None:
 
 def test_the_validator_would_catch_a_broken_render() -> None:
     pool = next(o for o in _objects("v1") if o["kind"] == "NodePool")
-    broken = {**pool, "spec": {**pool["spec"], "disruption": {**pool["spec"]["disruption"], "consolidationPolicy": "Sometimes"}}}
+    broken = {
+        **pool,
+        "spec": {**pool["spec"], "disruption": {**pool["spec"]["disruption"], "consolidationPolicy": "Sometimes"}},
+    }
     assert [e.path for e in validate_custom_resource(broken)] == ["spec.disruption.consolidationPolicy"]
     namespace = next(o for o in _objects("v1") if o["kind"] == "Namespace")
     with pytest.raises(kubernetes_validate.ValidationError):

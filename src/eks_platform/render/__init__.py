@@ -21,6 +21,7 @@ from eks_platform.render.karpenter import render_karpenter
 from eks_platform.render.namespaces import render_namespaces
 from eks_platform.render.placement import plan_placement
 from eks_platform.render.releases import render_releases
+from eks_platform.render.stacks import render_stacks
 from eks_platform.render.workloads import render_workloads
 from eks_platform.spec.instance_catalog import InstanceCatalog
 from eks_platform.spec.model import Platform
@@ -54,6 +55,7 @@ def render(platform: Platform, *, catalog: InstanceCatalog, strict: bool = True)
         placement=plan,
         workloads=tuple(render_workloads(platform, plan, releases)),
         warnings=tuple(warnings(platform)),
+        stacks=render_stacks(platform, plan),
     )
 
 

@@ -67,3 +67,5 @@ class Bundle:
     # component facts and the release values (the charts are not templated here). `eksp check` reads them.
     workloads: tuple[Obj, ...] = ()
     warnings: tuple[SpecIssue, ...] = ()
+    # CloudFormation templates by stack short name (render/stacks), in deploy order
+    stacks: Mapping[str, Obj] = field(default_factory=dict)

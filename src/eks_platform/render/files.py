@@ -1,4 +1,5 @@
-"""A Bundle as files: manifests/ in apply order, helm/<release>/, aws/, and an index.
+"""A Bundle as files: manifests/ in apply order, helm/<release>/, aws/ (stacks/: CloudFormation templates),
+and an index.
 Pure: returns {relative path: text}; the CLI writes them. Output is deterministic."""
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def bundle_files(bundle: Bundle) -> dict[str, str]:
         files[f"{base}/values.yaml"] = to_yaml(release.values)
     for name, data in bundle.aws.items():
         files[f"aws/{name}.json"] = to_json(data)
+    for short, template in bundle.stacks.items():
+        files[f"aws/stacks/{short}.json"] = to_json(template)
     files["placement.json"] = to_json(summary_rows(bundle))
     # What the charts will run, as modelled for `eksp check` (not applied; `helm template` is the real thing).
     files["modelled-workloads.yaml"] = "---\n".join(to_yaml(obj) for obj in bundle.workloads)

@@ -23,8 +23,8 @@ from eks_platform.spec.model import AddonSpec, Platform
 TOLERATE_EVERYTHING: list[Obj] = [{"operator": "Exists"}]
 
 # Values that come from the AWS stacks (issue: the AWS side) and are filled in at apply time.
-KARPENTER_ROLE = "${iam.KarpenterControllerRoleArn}"
-EFS_CSI_ROLE = "${iam.EfsCsiControllerRoleArn}"
+KARPENTER_ROLE = "${irsa.KarpenterControllerRoleArn}"
+EFS_CSI_ROLE = "${irsa.EfsCsiControllerRoleArn}"
 CLUSTER_ENDPOINT = "${cluster.Endpoint}"
 
 
@@ -85,7 +85,7 @@ def karpenter_values(platform: Platform, plan: PlacementPlan) -> tuple[Obj, dict
         values["settings"] = settings
     if _host_network(placement):
         values |= {"hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet", **_pin(platform, placement)}
-    inputs = {"serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn": "iam.KarpenterControllerRoleArn"}
+    inputs = {"serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn": "irsa.KarpenterControllerRoleArn"}
     inputs["settings.aws.clusterEndpoint" if platform.karpenter.api == "v1alpha5" else "settings.clusterEndpoint"] = (
         "cluster.Endpoint"
     )
@@ -388,7 +388,7 @@ def render_releases(platform: Platform, plan: PlacementPlan) -> list[HelmRelease
         extra: dict[str, Any] = {}
         if key == "efsCsi":
             extra["aws_inputs"] = {
-                "controller.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn": "iam.EfsCsiControllerRoleArn"
+                "controller.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn": "irsa.EfsCsiControllerRoleArn"
             }
         values = _with_requests(values_fn(platform, plan), plan, name)
         releases.append(_release(name, addon, values, "addons", **extra))

@@ -1,0 +1,388 @@
+"""`eksp up / diff / down` for the AWS side: an ordered list of steps, each of which can say what it
+would do (plan) before it does it (apply). Outputs of earlier steps feed later ones; nothing is copied
+by hand. Every step reads the current state first, so a run killed at any point converges when run
+again, and a second run with no spec change does nothing and says so.
+
+Order (up): [vpc] -> kms -> iam -> EKS cluster -> access -> irsa -> [karpenter-infra] -> [efs]
+-> Fargate profiles -> managed add-ons -> discovery tags. down runs the reverse, and before the
+cluster goes it stops Karpenter (its Fargate profile) and removes every EC2 instance, network
+interface and launch template tagged for the cluster, then verifies by tag that nothing is left.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eks_platform.apply.eks import ClusterPlan, EksReconciler, ProfileSpec, ProfilesPlan
+from eks_platform.apply.ports import (
+    AddonState,
+    ClusterRequest,
+    ClusterState,
+    Ec2,
+    EksAddons,
+    Leftover,
+)
+from eks_platform.apply.stacks import StackDeployer, StackPlan, template_changes
+from eks_platform.errors import ApplyError
+from eks_platform.render.bundle import Bundle
+from eks_platform.spec.model import Platform
+
+CLUSTER_TAG = "eks-platform.io/cluster"
+DISCOVERY_TAG = "karpenter.sh/discovery"
+BEFORE_CLUSTER = ("vpc", "kms", "iam")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Aws:
+    """The ports one run uses, built once at the edge (cli.py)."""
+
+    stacks: StackDeployer
+    eks: EksReconciler
+    ec2: Ec2
+    addons: EksAddons | None  # None: not available (the local emulator does not implement them)
+    not_emulated: Mapping[str, str] = field(default_factory=dict)
+    id_map: Mapping[str, str] = field(default_factory=dict)  # the spec's ids -> the emulator's stand-ins
+
+
+@dataclass
+class Run:
+    platform: Platform
+    bundle: Bundle
+    aws: Aws
+    progress: Progress
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # stack short name -> outputs
+    cluster: ClusterState | None = None
+
+    @property
+    def name(self) -> str:
+        return self.platform.cluster.name
+
+    def stack_name(self, short: str) -> str:
+        return f"{self.name}-{short}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {**self.platform.cluster.tags, CLUSTER_TAG: self.name}
+
+    def real_id(self, spec_id: str) -> str:
+        return self.aws.id_map.get(spec_id, spec_id)
+
+    def output(self, name: str, *, needed_by: str) -> str:
+        for outputs in self.outputs.values():
+            if name in outputs:
+                return outputs[name]
+        raise ApplyError(f"{needed_by} needs {name}, which no stack applied so far gives")
+
+    def vpc_id(self) -> str:
+        vpc = self.platform.cluster.vpc
+        return self.real_id(vpc.id) if vpc.id else self.output("VpcId", needed_by="the VPC id")
+
+    def subnet_ids(self) -> list[str]:
+        vpc = self.platform.cluster.vpc
+        if vpc.private_subnet_ids:
+            return [self.real_id(s) for s in vpc.private_subnet_ids]
+        return self.output("PrivateSubnetIds", needed_by="the private subnets").split(",")
+
+
+# --- steps -----------------------------------------------------------------------------------------
+
+
+class Step:
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    def plan(self, run: Run, *, dry_run: bool) -> list[str]:
+        raise NotImplementedError
+
+    def apply(self, run: Run) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class StackStep(Step):
+    short: str
+    _plan: StackPlan | None = None
+
+    @property
+    def name(self) -> str:
+        return f"stack {self.short}"
+
+    def parameters(self, run: Run, *, dry_run: bool) -> dict[str, str] | None:
+        """Every template parameter's value; None on a dry run when one is known only after earlier steps."""
+        template = run.bundle.stacks[self.short]
+        values: dict[str, str] = {}
+        for name, declared in (template.get("Parameters") or {}).items():
+            try:
+                values[name] = _parameter(run, name, stack=self.short)
+            except ApplyError:
+                if "Default" in declared:
+                    continue  # the template's own default applies
+                if dry_run:
+                    return None
+                raise
+        return values
+
+    def plan(self, run: Run, *, dry_run: bool) -> list[str]:
+        template = run.bundle.stacks[self.short]
+        parameters = self.parameters(run, dry_run=dry_run)
+        if parameters is None:  # depends on what earlier steps will create: it is new too
+            if run.aws.stacks.cloudformation.stack(run.stack_name(self.short)) is None:
+                self._plan = StackPlan(run.stack_name(self.short), "create", template_changes(template))
+            else:
+                self._plan = StackPlan(run.stack_name(self.short), "update", message="known after earlier steps")
+                return [f"stack {run.stack_name(self.short)}: parameters known after the steps before it apply"]
+            return self._plan.describe()
+        self._plan = run.aws.stacks.plan(
+            stack=run.stack_name(self.short), template=template, parameters=parameters, tags=run.tags, dry_run=dry_run
+        )
+        if self._plan.action == "none":
+            state = run.aws.stacks.cloudformation.stack(run.stack_name(self.short))
+            run.outputs[self.short] = dict(state.outputs) if state else {}
+        return self._plan.describe()
+
+    def apply(self, run: Run) -> None:
+        if self._plan is None:
+            raise ApplyError(f"{self.name}: apply before plan")
+        state = run.aws.stacks.apply(self._plan)
+        run.outputs[self.short] = dict(state.outputs)
+
+
+def _parameter(run: Run, name: str, *, stack: str) -> str:
+    cluster = run.platform.cluster
+    if name == "ClusterName":
+        return run.name
+    if name == "VpcId":
+        return run.vpc_id()
+    if name in ("PrivateSubnetIds", "SubnetIds"):
+        return ",".join(run.subnet_ids())
+    if name == "VpcCidr":
+        return str(cluster.vpc.cidr)
+    if name in ("ClusterSecurityGroupId", "OidcIssuerUrl", "OidcIssuer"):
+        state = run.cluster
+        value = None
+        if state is not None:
+            value = state.cluster_security_group_id if name == "ClusterSecurityGroupId" else state.oidc_issuer
+        if not value and name == "ClusterSecurityGroupId":
+            value = run.aws.id_map.get("eks:clusterSecurityGroupId")  # the local target's stand-in
+        if not value:
+            raise ApplyError(f"stack {stack} needs the cluster's {name}, which EKS has not reported")
+        return value
+    return run.output(name, needed_by=f"stack {stack} (parameter {name})")
+
+
+@dataclass
+class ClusterStep(Step):
+    _plan: ClusterPlan | None = None
+
+    @property
+    def name(self) -> str:
+        return "eks cluster"
+
+    def plan(self, run: Run, *, dry_run: bool) -> list[str]:
+        self._plan = run.aws.eks.plan_cluster(run.name)
+        if self._plan.action == "none":
+            run.cluster = run.aws.eks.eks.cluster(run.name)
+        return self._plan.describe()
+
+    def apply(self, run: Run) -> None:
+        if self._plan is None:
+            raise ApplyError("eks cluster: apply before plan")
+        cluster = run.platform.cluster
+        request = ClusterRequest(
+            name=run.name,
+            version=cluster.kubernetes_version,
+            role_arn=run.output("ClusterRoleArn", needed_by="the EKS cluster"),
+            subnet_ids=tuple(run.subnet_ids()),
+            security_group_ids=(),
+            service_cidr=str(cluster.service_cidr),
+            kms_key_arn=run.output("KeyArn", needed_by="secrets encryption") if cluster.secrets_encryption else None,
+            log_types=tuple(cluster.logging),
+            tags=run.tags,
+        )
+        run.cluster = run.aws.eks.apply_cluster(self._plan, request)
+
+
+@dataclass
+class ProfilesStep(Step):
+    _plan: ProfilesPlan | None = None
+
+    @property
+    def name(self) -> str:
+        return "fargate profiles"
+
+    def wanted(self, run: Run) -> list[ProfileSpec]:
+        return [ProfileSpec.from_input(p) for p in run.bundle.aws["fargate-profiles"]["profiles"]]
+
+    def plan(self, run: Run, *, dry_run: bool) -> list[str]:
+        self._plan = run.aws.eks.plan_profiles(run.name, self.wanted(run))
+        return self._plan.describe(run.name)
+
+    def apply(self, run: Run) -> None:
+        if self._plan is None:
+            raise ApplyError("fargate profiles: apply before plan")
+        run.aws.eks.apply_profiles(
+            run.name,
+            self._plan,
+            role_arn=run.output("FargatePodExecutionRoleArn", needed_by="the Fargate profiles"),
+            subnet_ids=run.subnet_ids(),
+            tags=run.tags,
+        )
+
+
+@dataclass
+class AddonsStep(Step):
+    _todo: list[tuple[str, str, Mapping[str, Any]]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return "managed add-ons"
+
+    def plan(self, run: Run, *, dry_run: bool) -> list[str]:
+        wanted = run.bundle.aws["managed-addons"]["addons"]
+        if run.aws.addons is None:
+            reason = run.aws.not_emulated.get("eks:addons", "not available")
+            return [f"managed add-ons ({', '.join(a['name'] for a in wanted)}): skipped ({reason})"]
+        existing: Mapping[str, AddonState] = run.aws.addons.addons(run.name) if run.cluster else {}
+        self._todo = []
+        for addon in wanted:
+            configuration = json.dumps(addon["configuration"], sort_keys=True)
+            current = existing.get(addon["name"])
+            if current is None:
+                self._todo.append(("create", addon["name"], addon))
+            elif current.configuration != configuration or (addon["version"] and current.version != addon["version"]):
+                self._todo.append(("update", addon["name"], addon))
+        if not self._todo:
+            return ["managed add-ons: no changes"]
+        return ["managed add-ons:"] + [f"  {action:<7} {name}" for action, name, _ in self._todo]
+
+    def apply(self, run: Run) -> None:
+        if run.aws.addons is None:
+            return
+        for action, name, addon in self._todo:
+            role = run.output("EbsCsiControllerRoleArn", needed_by=name) if "serviceAccountRole" in addon else None
+            call = run.aws.addons.create_addon if action == "create" else run.aws.addons.update_addon
+            run.progress(f"add-on {name}: {action}")
+            call(
+                cluster=run.name,
+                name=name,
+                version=addon["version"],
+                configuration=json.dumps(addon["configuration"], sort_keys=True),
+                role_arn=role,
+            )
+
+
+@dataclass
+class DiscoveryTagsStep(Step):
+    """Karpenter finds subnets and the node security group by tag; CloudFormation cannot tag existing subnets."""
+
+    @property
+    def name(self) -> str:
+        return "discovery tags"
+
+    def plan(self, run: Run, *, dry_run: bool) -> list[str]:
+        return [f"tag the private subnets {DISCOVERY_TAG}={run.name} (Karpenter's subnet selector)"]
+
+    def apply(self, run: Run) -> None:
+        run.aws.ec2.tag(run.subnet_ids(), {DISCOVERY_TAG: run.name})
+
+
+def up_steps(bundle: Bundle) -> list[Step]:
+    steps: list[Step] = [StackStep(short) for short in bundle.stacks if short in BEFORE_CLUSTER]
+    steps.append(ClusterStep())
+    steps += [StackStep(short) for short in bundle.stacks if short not in BEFORE_CLUSTER]
+    steps += [ProfilesStep(), AddonsStep(), DiscoveryTagsStep()]
+    return steps
+
+
+# --- up, diff, down --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    plan: tuple[str, ...]
+    changed: bool
+    applied: bool
+    removed: tuple[str, ...] = ()
+
+
+def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> Outcome:
+    """Plan every step (a dry run stops there), confirm, then plan and apply step by step, in order."""
+    described: list[str] = []
+    steps = up_steps(run.bundle)
+    for step in steps:
+        described += step.plan(run, dry_run=True)
+    changed = not all(_unchanged(line) for line in described)
+    if dry_run or not changed:
+        return Outcome(tuple(described), changed, applied=False)
+    if not confirm(described):
+        return Outcome(tuple(described), changed, applied=False)
+    run.outputs.clear()
+    for step in up_steps(run.bundle):
+        for line in step.plan(run, dry_run=False):
+            run.progress(line)
+        step.apply(run)
+    return Outcome(tuple(described), changed, applied=True)
+
+
+def _unchanged(line: str) -> bool:
+    return (
+        line.endswith(("no changes", "private endpoint only: no changes"))
+        or "skipped (" in line
+        or line.startswith("tag the private subnets")
+    )
+
+
+def down(run: Run, *, confirm: Callable[[Sequence[str]], bool]) -> Outcome:
+    shorts = [short for short in reversed(list(run.bundle.stacks))]
+    plan = [
+        f"delete the Fargate profiles of {run.name} (stops Karpenter)",
+        f"terminate EC2 instances and delete network interfaces and launch templates tagged for {run.name}",
+        f"delete stacks {', '.join(run.stack_name(s) for s in shorts if s not in BEFORE_CLUSTER)}",
+        f"delete eks cluster {run.name}",
+        f"delete stacks {', '.join(run.stack_name(s) for s in shorts if s in BEFORE_CLUSTER)}",
+        "verify by tag that nothing is left",
+    ]
+    if not confirm(plan):
+        return Outcome(tuple(plan), changed=True, applied=False)
+    removed: list[str] = [f"fargate profile {name}" for name in run.aws.eks.delete_profiles(run.name)]
+    leftovers = run.aws.ec2.leftovers(run.name)
+    if leftovers:
+        run.progress(f"terminating {len(leftovers)} leftover(s): {_leftover_list(leftovers)}")
+        run.aws.ec2.terminate(leftovers)
+        removed += [f"{item.kind} {item.id}" for item in leftovers]
+    for short in shorts:
+        if short in BEFORE_CLUSTER:
+            continue
+        if run.aws.stacks.delete(run.stack_name(short)):
+            removed.append(f"stack {run.stack_name(short)}")
+    if run.aws.eks.delete_cluster(run.name):
+        removed.append(f"eks cluster {run.name}")
+    for short in shorts:
+        if short in BEFORE_CLUSTER and run.aws.stacks.delete(run.stack_name(short)):
+            removed.append(f"stack {run.stack_name(short)}")
+    run.aws.ec2.untag(run.subnet_ids(), [DISCOVERY_TAG])
+    _verify_gone(run)
+    return Outcome(tuple(plan), changed=bool(removed), applied=True, removed=tuple(removed))
+
+
+def _verify_gone(run: Run) -> None:
+    left = [f"{item.kind} {item.id}" for item in run.aws.ec2.leftovers(run.name)]
+    left += [
+        f"stack {run.stack_name(s)}"
+        for s in run.bundle.stacks
+        if run.aws.stacks.cloudformation.stack(run.stack_name(s))
+    ]
+    if run.aws.eks.eks.cluster(run.name) is not None:
+        left.append(f"eks cluster {run.name}")
+    if left:
+        raise ApplyError(f"down finished but these remain: {', '.join(left)}; run `eksp down` again")
+
+
+def _leftover_list(leftovers: Sequence[Leftover]) -> str:
+    return ", ".join(f"{item.kind} {item.id}" for item in leftovers)
