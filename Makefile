@@ -12,9 +12,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,local]'
 	touch $@
 
-demo: setup  ## render the reference platform into out/, print where everything runs, then check it
+demo: setup  ## render the reference platform, check it, bring its AWS side up and down on the local emulator
 	$(VENV)/bin/eksp render -o out/
 	$(VENV)/bin/eksp check
+	rm -rf .eksp-local
+	$(VENV)/bin/eksp up --local --state .eksp-local --yes
+	$(VENV)/bin/eksp down --local --state .eksp-local --yes
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks scripts
@@ -31,6 +34,7 @@ golden: setup  ## rewrite tests/golden from the current render; review the diff
 benchmark: setup
 	$(PY) benchmarks/render.py
 	$(PY) benchmarks/check.py
+	$(PY) benchmarks/up_local.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .eksp-local .pytest_cache .mypy_cache .ruff_cache
