@@ -333,6 +333,7 @@ def _aws_run(
             eks=EksReconciler(adapters.eks, adapters.clock, progress, poll_seconds=1 if local else 15),
             ec2=adapters.ec2,
             addons=None if local else adapters.addons,
+            access=None if local else adapters.access,
             not_emulated=not_emulated,
             id_map=id_map,
         )

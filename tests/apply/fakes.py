@@ -226,6 +226,9 @@ class FakeEc2:
         self.instances = [item for item in self.instances if item.id not in gone]
 
 
+MUTATING_PREFIXES = ("create", "execute", "delete", "tag", "terminate", "update", "associate")
+
+
 class Crash(Exception):
     """A run killed mid-way (the process dies; nothing is cleaned up)."""
 
@@ -239,9 +242,7 @@ class CrashAfter:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.inner, name)
-        if not callable(attribute) or not name.startswith(
-            ("create", "execute", "delete", "tag", "terminate", "update")
-        ):
+        if not callable(attribute) or not name.startswith(MUTATING_PREFIXES):
             return attribute
 
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -252,3 +253,21 @@ class CrashAfter:
             return result
 
         return call
+
+
+@dataclass
+class FakeAccess:
+    entries: dict[str, set[Any]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+
+    def access_entries(self, cluster: str) -> dict[str, frozenset[Any]]:
+        return {principal: frozenset(found) for principal, found in self.entries.items()}
+
+    def create_access_entry(self, *, cluster: str, principal_arn: str, tags: Any) -> None:
+        assert principal_arn not in self.entries, "EKS refuses a second access entry for one principal"
+        self.calls.append(f"create_access_entry {principal_arn}")
+        self.entries[principal_arn] = set()
+
+    def associate_access_policy(self, *, cluster: str, principal_arn: str, association: Any) -> None:
+        self.calls.append(f"associate_access_policy {principal_arn} {association.policy_arn.rsplit('/', 1)[-1]}")
+        self.entries[principal_arn].add(association)

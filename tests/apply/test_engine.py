@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
-from tests.apply.fakes import Crash, CrashAfter, FakeClock, FakeCloudFormation, FakeEc2, FakeEks
+from tests.apply.fakes import Crash, CrashAfter, FakeAccess, FakeClock, FakeCloudFormation, FakeEc2, FakeEks
 from tests.reference_edits import catalog
 
 from eks_platform.apply.eks import EksReconciler
@@ -17,7 +17,7 @@ from eks_platform.apply.stacks import StackDeployer
 from eks_platform.render import render
 from eks_platform.spec.loading import load_reference
 
-MUTATING = ("create", "execute", "delete", "tag", "terminate", "update")
+MUTATING = ("create", "execute", "delete", "tag", "terminate", "update", "associate")
 
 
 @cache
@@ -34,6 +34,7 @@ class World:
         self.cloudformation = FakeCloudFormation(self.clock)
         self.eks = FakeEks()
         self.ec2 = FakeEc2()
+        self.access = FakeAccess()
         self.progress: list[str] = []
 
     def run(self, crash_after: int = 0) -> Run:
@@ -47,12 +48,14 @@ class World:
             eks=EksReconciler(eks, self.clock, self.progress.append, poll_seconds=1),
             ec2=ec2,
             addons=None,
+            access=CrashAfter(self.access, countdown) if crash_after else self.access,
             not_emulated={"eks:addons": "moto does not implement EKS managed add-ons"},
         )
         return Run(platform=platform, bundle=bundle, aws=aws, progress=self.progress.append)
 
     def mutations(self) -> list[str]:
-        return [c for c in self.cloudformation.calls + self.eks.calls if c.startswith(MUTATING)]
+        calls = self.cloudformation.calls + self.eks.calls + self.access.calls
+        return [c for c in calls if c.startswith((*MUTATING, "associate"))]
 
 
 def yes(_plan: object) -> bool:
@@ -86,6 +89,12 @@ def test_up_creates_in_order_and_feeds_outputs_forward() -> None:
     assert request.role_arn == "irtp-iam-ClusterRoleArn" and request.kms_key_arn == "irtp-kms-KeyArn"
     assert sorted(world.eks.profiles["irtp"]) == ["core", "platform"]
     assert world.ec2.tags["subnet-0a1b2c3d4e5f60711"] == {"karpenter.sh/discovery": "irtp"}
+    assert world.access.calls == [
+        "create_access_entry arn:aws:iam::123456789012:role/jenkins-tooling",
+        "associate_access_policy arn:aws:iam::123456789012:role/jenkins-tooling AmazonEKSEditPolicy",
+        "create_access_entry arn:aws:iam::123456789012:role/platform-admins",
+        "associate_access_policy arn:aws:iam::123456789012:role/platform-admins AmazonEKSClusterAdminPolicy",
+    ]
 
 
 def test_a_second_up_does_nothing_and_says_so() -> None:
@@ -95,6 +104,7 @@ def test_a_second_up_does_nothing_and_says_so() -> None:
     outcome = up(world.run(), dry_run=False, confirm=yes)
     assert not outcome.changed and not outcome.applied
     assert "stack irtp-access: no changes" in outcome.plan and "fargate profiles of irtp: no changes" in outcome.plan
+    assert "access entries: no changes" in outcome.plan
     assert world.eks.calls[eks_calls:] == []
     # diffing an existing stack makes a change set and, when it is empty, deletes it: nothing is executed
     assert not any(c.startswith("execute") for c in world.cloudformation.calls[cloudformation_calls:])
@@ -129,6 +139,7 @@ def test_up_killed_at_any_step_converges_when_run_again(kill_at: int) -> None:
     ]
     assert all(s.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") for s in world.cloudformation.stacks.values())
     assert world.eks.calls.count("create_cluster irtp") == 1
+    assert len(world.access.entries) == 2 and all(len(found) == 1 for found in world.access.entries.values())
     assert sorted(world.eks.profiles["irtp"]) == ["core", "platform"]
     assert not up(world.run(), dry_run=False, confirm=yes).changed
 

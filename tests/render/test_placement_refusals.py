@@ -187,7 +187,7 @@ def test_refusal_is_located_on_the_line_the_user_wrote() -> None:
     [issue] = raised.value.issues
     assert issue.line is None  # render knows no lines; the CLI locates them
     assert str(spec.source.locate(issue)) == (
-        "platform.yaml:125 addons.metricsServer.port: metrics-server would serve on 10250, the port Fargate reserves "
+        "platform.yaml:132 addons.metricsServer.port: metrics-server would serve on 10250, the port Fargate reserves "
         "for its own kubelet; use another port, e.g. port: 10251"
     )
 
@@ -211,7 +211,7 @@ def test_two_calico_apiservers_point_at_control_plane_replicas() -> None:
         render(spec.platform, catalog=catalog())
     [issue] = raised.value.issues
     assert issue.path == "calico.controlPlaneReplicas"
-    assert spec.source.locate(issue).line == 76
+    assert spec.source.locate(issue).line == 83
     assert "Fargate" not in issue.fix
 
 

@@ -46,18 +46,18 @@ CORPUS = [
     case(
         "string-for-int",
         ("      maxPods: 110                     #", "      maxPods: many                     #"),
-        "platform.yaml:101 karpenter.provisioners[0].maxPods: expected an int, got str 'many'; "
+        "platform.yaml:108 karpenter.provisioners[0].maxPods: expected an int, got str 'many'; "
         "write 'maxPods' as an int"
     ),
     case(
         "int-for-bool",
         ("  secretsEncryption: true", "  secretsEncryption: 1"),
-        "platform.yaml:33 cluster.secretsEncryption: expected a bool, got int 1; write 'secretsEncryption' as a bool",
+        "platform.yaml:40 cluster.secretsEncryption: expected a bool, got int 1; write 'secretsEncryption' as a bool",
     ),
     case(
         "list-for-mapping",
         ("  tags:\n    team: platform\n    cost-center: irtp", "  tags:\n    - team\n    - platform"),
-        "platform.yaml:35 cluster.tags: expected a mapping, got list ['team', 'platform']; write 'tags' as a mapping",
+        "platform.yaml:42 cluster.tags: expected a mapping, got list ['team', 'platform']; write 'tags' as a mapping",
     ),
     case(
         "mapping-for-list",
@@ -65,12 +65,12 @@ CORPUS = [
             "pilots:\n  - name: alpha\n    instanceType: m6a.4xlarge\n  - name: beta\n    instanceType: t3.2xlarge\n",
             "pilots:\n  alpha: m6a.4xlarge\n",
         ),
-        "platform.yaml:131 pilots: expected a list, got mapping {'alpha': 'm6a.4xlarge'}; write 'pilots' as a list",
+        "platform.yaml:138 pilots: expected a list, got mapping {'alpha': 'm6a.4xlarge'}; write 'pilots' as a list",
     ),
     case(
         "int-for-string-in-mapping",
         ("    team: platform\n", "    team: 42\n"),
-        "platform.yaml:36 cluster.tags.team: expected a string, got int 42; write 'team' as a string",
+        "platform.yaml:43 cluster.tags.team: expected a string, got int 42; write 'team' as a string",
     ),
     case(
         "kubernetes-version-as-float-1.30",
@@ -88,17 +88,17 @@ CORPUS = [
     case(
         "unknown-top-level-key",
         ("pilots:\n", "pilot:\n"),
-        "platform.yaml:131 pilot: unknown key 'pilot'; did you mean 'pilots'?",
+        "platform.yaml:138 pilot: unknown key 'pilot'; did you mean 'pilots'?",
     ),
     case(
         "unknown-nested-key",
         ("  secretsEncryption: true", "  secretEncryption: true"),
-        "platform.yaml:33 cluster.secretEncryption: unknown key 'secretEncryption'; did you mean 'secretsEncryption'?",
+        "platform.yaml:40 cluster.secretEncryption: unknown key 'secretEncryption'; did you mean 'secretsEncryption'?",
     ),
     case(
         "unknown-key-in-list-item",
         ("      maxPods: 110                     #", "      maxPod: 110                     #"),
-        "platform.yaml:101 karpenter.provisioners[0].maxPod: unknown key 'maxPod'; did you mean 'maxPods'?",
+        "platform.yaml:108 karpenter.provisioners[0].maxPod: unknown key 'maxPod'; did you mean 'maxPods'?",
     ),
     case(
         "unknown-key-deep-in-list",
@@ -108,12 +108,12 @@ CORPUS = [
     case(
         "unknown-addon",
         ("  grafana: {runsOn: overlay}", "  grafanna: {runsOn: overlay}"),
-        "platform.yaml:127 addons.grafanna: unknown key 'grafanna'; did you mean 'grafana'?",
+        "platform.yaml:134 addons.grafanna: unknown key 'grafanna'; did you mean 'grafana'?",
     ),
     case(
         "unknown-key-no-close-match",
         ("  secretsEncryption: true", "  secretsEncryption: true\n  flavour: vanilla"),
-        "platform.yaml:34 cluster.flavour: unknown key 'flavour'; remove it; allowed keys: apiServerNodePorts, endpointAccess, "
+        "platform.yaml:41 cluster.flavour: unknown key 'flavour'; remove it; allowed keys: accessEntries, apiServerNodePorts, endpointAccess, "
         "kubernetesVersion, logging, name, region, secretsEncryption, serviceCidr, tags, vpc",
     ),
     # --- missing keys ----------------------------------------------------------------------------
@@ -125,12 +125,12 @@ CORPUS = [
     case(
         "missing-karpenter-provisioners",
         (reference_text()[reference_text().index("  provisioners:\n") : reference_text().index("# Add-ons")], ""),
-        "platform.yaml:78 karpenter.provisioners: required key is missing; add 'provisioners'",
+        "platform.yaml:85 karpenter.provisioners: required key is missing; add 'provisioners'",
     ),
     case(
         "missing-requirement-key",
         ("        - key: karpenter.sh/capacity-type\n          operator: In", "        - operator: In"),
-        "platform.yaml:109 karpenter.provisioners[1].requirements[1].key: required key is missing; add 'key'",
+        "platform.yaml:116 karpenter.provisioners[1].requirements[1].key: required key is missing; add 'key'",
     ),
     # --- networks --------------------------------------------------------------------------------
     case(
@@ -148,7 +148,7 @@ CORPUS = [
     case(
         "ippool-overlaps-vpc",
         ("    cidr: 172.16.0.0/16 ", "    cidr: 10.20.0.0/16 "),
-        f"platform.yaml:72 calico.ipPool.cidr: 10.20.0.0/16 overlaps 10.20.0.0/22 (cluster.vpc.cidr); {OVERLAP_FIX}",
+        f"platform.yaml:79 calico.ipPool.cidr: 10.20.0.0/16 overlaps 10.20.0.0/22 (cluster.vpc.cidr); {OVERLAP_FIX}",
     ),
     case(
         "service-cidr-overlaps-vpn",
@@ -177,19 +177,19 @@ CORPUS = [
     case(
         "seed-family-m6",
         ("values: [t3, m6a, c5]", "values: [t3, m6, c5]"),
-        "platform.yaml:94 karpenter.provisioners[0].requirements[0].values[1]: "
+        "platform.yaml:101 karpenter.provisioners[0].requirements[0].values[1]: "
         "'m6' is not an EC2 instance family; did you mean m6i or m6a?",
     ),
     case(
         "unknown-instance-size",
         ("values: [medium, large, xlarge, 2xlarge, 4xlarge]", "values: [medium, larg, xlarge, 2xlarge, 4xlarge]"),
-        "platform.yaml:98 karpenter.provisioners[0].requirements[1].values[1]: "
+        "platform.yaml:105 karpenter.provisioners[0].requirements[1].values[1]: "
         "'larg' is not an EC2 instance size; did you mean large or xlarge?",
     ),
     case(
         "unknown-instance-type-in-requirement",
         ("values: [t3.2xlarge]\n", "values: [t3.2xlarg]\n"),
-        "platform.yaml:108 karpenter.provisioners[1].requirements[0].values[0]: "
+        "platform.yaml:115 karpenter.provisioners[1].requirements[0].values[0]: "
         "'t3.2xlarg' is not an EC2 instance type; did you mean t3.2xlarge or t3a.2xlarge?",
     ),
     case(
@@ -198,7 +198,7 @@ CORPUS = [
             "values: [medium, large, xlarge, 2xlarge, 4xlarge]",
             "values: [medium, large, xlarge, xlarge, 2xlarge, 4xlarge]",
         ),
-        "platform.yaml:98 karpenter.provisioners[0].requirements[1].values[3]: "
+        "platform.yaml:105 karpenter.provisioners[0].requirements[1].values[3]: "
         "'xlarge' is listed twice; remove the second 'xlarge'",
     ),
     case(
@@ -208,13 +208,13 @@ CORPUS = [
             "        - key: karpenter.k8s.aws/instance-generation\n          operator: Gt\n          values: ['five']\n"
             "        - key: karpenter.sh/capacity-type\n",
         ),
-        "platform.yaml:111 karpenter.provisioners[1].requirements[1].values: "
+        "platform.yaml:118 karpenter.provisioners[1].requirements[1].values: "
         "operator Gt takes exactly one integer value; write one whole number, e.g. ['2']",
     ),
     case(
         "in-without-values",
         ("          operator: In\n          values: [on-demand]\n", "          operator: In\n"),
-        "platform.yaml:109 karpenter.provisioners[1].requirements[1].values: "
+        "platform.yaml:116 karpenter.provisioners[1].requirements[1].values: "
         "operator In needs at least one value; list the values",
     ),
     case(
@@ -223,7 +223,7 @@ CORPUS = [
             "          operator: In\n          values: [on-demand]",
             "          operator: Exists\n          values: [on-demand]",
         ),
-        "platform.yaml:111 karpenter.provisioners[1].requirements[1].values: operator Exists takes no values; "
+        "platform.yaml:118 karpenter.provisioners[1].requirements[1].values: operator Exists takes no values; "
         "remove values",
     ),
     case(
@@ -233,7 +233,7 @@ CORPUS = [
             "values: [on-demand]\n        - key: topology.kubernetes.io/zone\n          operator: In\n"
             "          values: [us-east-1a, us-west-2a]",
         ),
-        "platform.yaml:114 karpenter.provisioners[1].requirements[2].values[1]: "
+        "platform.yaml:121 karpenter.provisioners[1].requirements[2].values[1]: "
         "'us-west-2a' is not an availability zone of us-east-1; use a zone like us-east-1a",
     ),
     case(
@@ -242,19 +242,19 @@ CORPUS = [
             "          operator: In\n          values: [t3, m6a, c5]",
             "          operator: Inn\n          values: [t3, m6a, c5]",
         ),
-        "platform.yaml:93 karpenter.provisioners[0].requirements[0].operator: 'Inn' is not allowed; "
+        "platform.yaml:100 karpenter.provisioners[0].requirements[0].operator: 'Inn' is not allowed; "
         "use one of 'In', 'NotIn', 'Exists', 'DoesNotExist', 'Gt' or 'Lt'",
     ),
     case(
         "invalid-enum-taint-effect",
         ("effect: NoSchedule}", "effect: NoScheduleX}"),
-        "platform.yaml:114 karpenter.provisioners[1].taints[0].effect: 'NoScheduleX' is not allowed; "
+        "platform.yaml:121 karpenter.provisioners[1].taints[0].effect: 'NoScheduleX' is not allowed; "
         "use one of 'NoSchedule', 'PreferNoSchedule' or 'NoExecute'",
     ),
     case(
         "invalid-enum-runs-on",
         ("  runsOn: fargate\n", "  runsOn: overlay\n"),
-        "platform.yaml:82 karpenter.runsOn: 'overlay' is not allowed; use one of 'fargate' or 'hostNetwork'",
+        "platform.yaml:89 karpenter.runsOn: 'overlay' is not allowed; use one of 'fargate' or 'hostNetwork'",
     ),
     # --- karpenter provisioners and versions -----------------------------------------------------
     case(
@@ -264,7 +264,7 @@ CORPUS = [
             "      maxPods: 110\n    - name: default\n      requirements:\n"
             "        - key: karpenter.sh/capacity-type\n          operator: In\n          values: [spot]\n\n# Add-ons",
         ),
-        "platform.yaml:116 karpenter.provisioners[2].name: name 'default' is used twice; give each a unique name",
+        "platform.yaml:123 karpenter.provisioners[2].name: name 'default' is used twice; give each a unique name",
     ),
     case(
         "single-node-without-pinned-type",
@@ -272,32 +272,44 @@ CORPUS = [
             "        - key: node.kubernetes.io/instance-type\n          operator: In\n          values: [t3.2xlarge]\n",
             "        - key: karpenter.k8s.aws/instance-family\n          operator: In\n          values: [t3]\n",
         ),
-        "platform.yaml:105 karpenter.provisioners[1].requirements: a single-node provisioner must allow exactly one "
+        "platform.yaml:112 karpenter.provisioners[1].requirements: a single-node provisioner must allow exactly one "
         "instance type; add a requirement {key: node.kubernetes.io/instance-type, operator: In, values: [t3.2xlarge]}",
     ),
     case(
         "empty-ttl-and-consolidation",
         ("      ttlSecondsAfterEmpty: 60", "      ttlSecondsAfterEmpty: 60\n      consolidation: true"),
-        "platform.yaml:100 karpenter.provisioners[0].ttlSecondsAfterEmpty: set together with consolidation: true, which "
+        "platform.yaml:107 karpenter.provisioners[0].ttlSecondsAfterEmpty: set together with consolidation: true, which "
         "already removes empty nodes (Karpenter rejects a Provisioner with both); remove ttlSecondsAfterEmpty, or "
         "consolidation",
     ),
     case(
+        "access-entry-not-an-arn",
+        ("    - principalArn: arn:aws:iam::123456789012:role/jenkins-tooling", "    - principalArn: jenkins-tooling"),
+        "platform.yaml:36 cluster.accessEntries[0].principalArn: 'jenkins-tooling' has the wrong format; use the ARN "
+        "of an IAM role or user, like arn:aws:iam::123456789012:role/jenkins-tooling",
+    ),
+    case(
+        "access-entry-unknown-policy",
+        ("      policy: edit", "      policy: deploy"),
+        "platform.yaml:37 cluster.accessEntries[0].policy: 'deploy' is not allowed; use one of 'cluster-admin', "
+        "'admin', 'edit' or 'view'",
+    ),
+    case(
         "addon-pool-names-missing-provisioner",
         ("  grafana: {runsOn: overlay}", "  grafana: {runsOn: overlay, pool: monitoring}"),
-        "platform.yaml:127 addons.grafana.pool: no provisioner named 'monitoring'; "
+        "platform.yaml:134 addons.grafana.pool: no provisioner named 'monitoring'; "
         "use one of addons, default, or add that provisioner",
     ),
     case(
         "karpenter-v1alpha5-with-1.14.1",
         ("  api: v1\n", "  api: v1alpha5\n  version: 1.14.1\n"),
-        "platform.yaml:82 karpenter.version: Karpenter 1.14.1 does not serve the v1alpha5 API (Provisioner); "
+        "platform.yaml:89 karpenter.version: Karpenter 1.14.1 does not serve the v1alpha5 API (Provisioner); "
         "v0.32 was the last; set version to v0.31.5 or api to v1",
     ),
     case(
         "karpenter-v1-with-0.31.5",
         ("  api: v1\n", "  api: v1\n  version: v0.31.5\n"),
-        "platform.yaml:82 karpenter.version: Karpenter v0.31.5 does not serve the v1 API (NodePool); "
+        "platform.yaml:89 karpenter.version: Karpenter v0.31.5 does not serve the v1 API (NodePool); "
         "set version to 1.14.1 or leave it unset",
     ),
     # --- pilots and namespaces -------------------------------------------------------------------
@@ -305,25 +317,25 @@ CORPUS = [
         "duplicate-pilot-name",
         ("  - name: beta\n", "  - name: alpha\n"),
         # the second issue follows from the first: both pilots get the default namespace pilot-alpha
-        "platform.yaml:134 pilots[1].name: name 'alpha' is used twice; give each a unique name",
-        "platform.yaml:134 pilots[1].namespace: namespace 'pilot-alpha' is used twice; "
+        "platform.yaml:141 pilots[1].name: name 'alpha' is used twice; give each a unique name",
+        "platform.yaml:141 pilots[1].namespace: namespace 'pilot-alpha' is used twice; "
         "give every pilot a namespace of its own",
     ),
     case(
         "pilot-unknown-instance-type",
         ("    instanceType: m6a.4xlarge", "    instanceType: m6a.4xlarg"),
-        "platform.yaml:133 pilots[0].instanceType: 'm6a.4xlarg' is not an EC2 instance type; "
+        "platform.yaml:140 pilots[0].instanceType: 'm6a.4xlarg' is not an EC2 instance type; "
         "did you mean m6a.4xlarge or m6a.48xlarge?",
     ),
     case(
         "pilot-namespace-is-an-application-namespace",
         ("    instanceType: t3.2xlarge\n", "    instanceType: t3.2xlarge\n    namespace: irtp\n"),
-        "platform.yaml:136 pilots[1].namespace: namespace 'irtp' is already an application namespace; give every pilot a namespace of its own",
+        "platform.yaml:143 pilots[1].namespace: namespace 'irtp' is already an application namespace; give every pilot a namespace of its own",
     ),
     case(
         "system-namespace-in-namespaces",
         ("  - name: irtp\n", "  - name: irtp\n  - name: kube-system\n"),
-        "platform.yaml:140 namespaces[1].name: 'kube-system' is a system namespace; "
+        "platform.yaml:147 namespaces[1].name: 'kube-system' is a system namespace; "
         "a default-deny policy there would cut off the cluster; list only application namespaces",
     ),
     # --- fargate ---------------------------------------------------------------------------------
@@ -335,7 +347,7 @@ CORPUS = [
             "        - namespace: team-a\n        - namespace: team-b\n        - namespace: team-c\n"
             "        - namespace: team-d\n",
         ),
-        "platform.yaml:61 fargate.profiles[1].selectors: 6 selectors; EKS allows 5 per profile; "
+        "platform.yaml:68 fargate.profiles[1].selectors: 6 selectors; EKS allows 5 per profile; "
         "split them into a second profile",
     ),
     # --- YAML itself -----------------------------------------------------------------------------
@@ -428,9 +440,9 @@ def test_every_independent_rule_violation_is_reported() -> None:
         "addons.grafana.pool",
         "pilots[0].instanceType",
     ]
-    assert [issue.line for issue in issues] == [72, 140, 94, 98, 127, 133]
+    assert [issue.line for issue in issues] == [79, 147, 101, 105, 134, 140]
     assert str(issues[1]) == (
-        "platform.yaml:140 namespaces[1].name: 'default' is a system namespace; "
+        "platform.yaml:147 namespaces[1].name: 'default' is a system namespace; "
         "a default-deny policy there would cut off the cluster; list only application namespaces"
     )
 
@@ -454,7 +466,7 @@ def test_every_independent_type_error_is_reported() -> None:
         "karpenter.provisioners[1].taints[0].effect",
         "addons.grafana.runsOn",
     ]
-    assert [issue.line for issue in issues] == [13, 33, 93, 114, 127]
+    assert [issue.line for issue in issues] == [13, 40, 100, 121, 134]
 
 
 # --- src bugs found while writing the corpus ---------------------------------------------------------
@@ -464,7 +476,7 @@ def test_malformed_karpenter_version_is_a_spec_error_not_a_crash() -> None:
     text = edited(("  api: v1\n", "  api: v1alpha5\n  version: v0.3a.1\n"))
     issues = issue_objects(text)
     assert [issue.path for issue in issues] == ["karpenter.version"]
-    assert issues[0].line == 82
+    assert issues[0].line == 89
 
 
 def test_number_in_requirement_values_names_the_values_key() -> None:
@@ -487,13 +499,13 @@ READABLE = [
     case(
         "empty-provisioner-list",
         ("  provisioners:\n    - name: default", "  provisioners: []\n  oldProvisioners:\n    - name: default"),
-        "platform.yaml:88 karpenter.provisioners: 'provisioners' is empty; list at least one item",
-        "platform.yaml:89 karpenter.oldProvisioners: unknown key 'oldProvisioners'; did you mean 'provisioners'?",
+        "platform.yaml:95 karpenter.provisioners: 'provisioners' is empty; list at least one item",
+        "platform.yaml:96 karpenter.oldProvisioners: unknown key 'oldProvisioners'; did you mean 'provisioners'?",
     ),
     case(
         "port-out-of-range",
         ("metricsServer: {runsOn: fargate, port: 10251}", "metricsServer: {runsOn: fargate, port: 70000}"),
-        "platform.yaml:125 addons.metricsServer.port: 70000 is out of range; use a value <= 65535",
+        "platform.yaml:132 addons.metricsServer.port: 70000 is out of range; use a value <= 65535",
     ),
     case(
         "null-section",
@@ -504,13 +516,13 @@ READABLE = [
     case(
         "pilot-namespace-upper-case",
         ("  - name: beta\n", "  - name: beta\n    namespace: Beta\n"),
-        "platform.yaml:135 pilots[1].namespace: 'Beta' has the wrong format; "
+        "platform.yaml:142 pilots[1].namespace: 'Beta' has the wrong format; "
         "use lower-case letters, digits and '-', starting and ending with a letter or digit",
     ),
     case(
         "default-pilot-namespace-taken",
         ("  - name: irtp\n", "  - name: irtp\n  - name: pilot-alpha\n"),
-        "platform.yaml:132 pilots[0].namespace: namespace 'pilot-alpha' (the default pilot-alpha) is already "
+        "platform.yaml:139 pilots[0].namespace: namespace 'pilot-alpha' (the default pilot-alpha) is already "
         "an application namespace; give every pilot a namespace of its own",
     ),
 ]

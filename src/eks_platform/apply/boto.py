@@ -32,6 +32,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from eks_platform.apply.ports import (
+    AccessPolicyAssociation,
     AddonState,
     ChangeSet,
     Clock,
@@ -40,6 +41,7 @@ from eks_platform.apply.ports import (
     ClusterState,
     Ec2,
     Eks,
+    EksAccess,
     EksAddons,
     FargateProfileState,
     Leftover,
@@ -481,6 +483,61 @@ class BotoEksAddons:
         )
 
 
+class BotoEksAccess:
+    def __init__(self, client: Any) -> None:
+        self._api = _Api(client, "eks")
+
+    def access_entries(self, cluster: str) -> Mapping[str, frozenset[AccessPolicyAssociation]]:
+        principals: list[str] = []
+        for page in self._api.pages("list_access_entries", f"cluster {cluster}", clusterName=cluster):
+            principals += page.get("accessEntries") or []
+        found: dict[str, frozenset[AccessPolicyAssociation]] = {}
+        for principal in principals:
+            associations = set()
+            for page in self._api.pages(
+                "list_associated_access_policies",
+                f"access entry {principal}",
+                clusterName=cluster,
+                principalArn=principal,
+            ):
+                for policy in page.get("associatedAccessPolicies") or []:
+                    scope = policy.get("accessScope") or {}
+                    associations.add(
+                        AccessPolicyAssociation(
+                            str(policy["policyArn"]),
+                            str(scope.get("type", "cluster")),
+                            tuple(scope.get("namespaces") or ()),
+                        )
+                    )
+            found[principal] = frozenset(associations)
+        return found
+
+    def create_access_entry(self, *, cluster: str, principal_arn: str, tags: Mapping[str, str]) -> None:
+        self._api.call(
+            "create_access_entry",
+            f"access entry {principal_arn}",
+            clusterName=cluster,
+            principalArn=principal_arn,
+            type="STANDARD",
+            tags=dict(tags),
+        )
+
+    def associate_access_policy(
+        self, *, cluster: str, principal_arn: str, association: AccessPolicyAssociation
+    ) -> None:
+        scope: dict[str, Any] = {"type": association.scope}
+        if association.namespaces:
+            scope["namespaces"] = list(association.namespaces)
+        self._api.call(
+            "associate_access_policy",
+            f"access entry {principal_arn}",
+            clusterName=cluster,
+            principalArn=principal_arn,
+            policyArn=association.policy_arn,
+            accessScope=scope,
+        )
+
+
 # --- EC2 -----------------------------------------------------------------------------------------
 
 
@@ -564,6 +621,7 @@ class AwsAdapters:
     eks: Eks
     ec2: Ec2
     addons: EksAddons
+    access: EksAccess
     clock: Clock
     region: str
     endpoint_url: str | None = None
@@ -605,6 +663,7 @@ def clients(
             eks=BotoEks(eks),
             ec2=BotoEc2(client("ec2")),
             addons=BotoEksAddons(eks),
+            access=BotoEksAccess(eks),
             clock=SystemClock(),
             region=str(resolved),
             endpoint_url=endpoint_url,

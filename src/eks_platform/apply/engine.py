@@ -4,7 +4,7 @@ by hand. Every step reads the current state first, so a run killed at any point 
 again, and a second run with no spec change does nothing and says so.
 
 Order (up): [vpc] -> kms -> iam -> EKS cluster -> access -> irsa -> [karpenter-infra] -> [efs]
--> Fargate profiles -> managed add-ons -> discovery tags. down runs the reverse, and before the
+-> Fargate profiles -> managed add-ons -> access entries -> discovery tags. down runs the reverse, and before the
 cluster goes it stops Karpenter (its Fargate profile) and removes every EC2 instance, network
 interface and launch template tagged for the cluster, then verifies by tag that nothing is left.
 """
@@ -18,10 +18,12 @@ from typing import Any
 
 from eks_platform.apply.eks import ClusterPlan, EksReconciler, ProfileSpec, ProfilesPlan
 from eks_platform.apply.ports import (
+    AccessPolicyAssociation,
     AddonState,
     ClusterRequest,
     ClusterState,
     Ec2,
+    EksAccess,
     EksAddons,
     Leftover,
 )
@@ -45,6 +47,7 @@ class Aws:
     eks: EksReconciler
     ec2: Ec2
     addons: EksAddons | None  # None: not available (the local emulator does not implement them)
+    access: EksAccess | None = None  # None: not available (the local emulator does not implement them)
     not_emulated: Mapping[str, str] = field(default_factory=dict)
     id_map: Mapping[str, str] = field(default_factory=dict)  # the spec's ids -> the emulator's stand-ins
 
@@ -278,6 +281,59 @@ class AddonsStep(Step):
 
 
 @dataclass
+class AccessEntriesStep(Step):
+    """Who may use the Kubernetes API. Entries EKS made itself (the cluster creator, node roles) are left
+    alone; an entry of the spec is created and its policy associated."""
+
+    _todo: list[tuple[str, AccessPolicyAssociation, bool]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return "access entries"
+
+    def wanted(self, run: Run) -> list[tuple[str, AccessPolicyAssociation]]:
+        return [
+            (
+                entry["principalArn"],
+                AccessPolicyAssociation(
+                    entry["policyArn"], entry["scope"]["type"], tuple(entry["scope"].get("namespaces", ()))
+                ),
+            )
+            for entry in run.bundle.aws["cluster"]["accessEntries"]
+        ]
+
+    def plan(self, run: Run, *, dry_run: bool) -> list[str]:
+        wanted = self.wanted(run)
+        if not wanted:
+            return ["access entries: none in the spec"]
+        if run.aws.access is None:
+            reason = run.aws.not_emulated.get("eks:access-entries", "not available")
+            return [f"access entries ({len(wanted)}): skipped ({reason})"]
+        existing = run.aws.access.access_entries(run.name) if run.cluster else {}
+        self._todo = [
+            (principal, association, principal not in existing)
+            for principal, association in wanted
+            if association not in existing.get(principal, frozenset())
+        ]
+        if not self._todo:
+            return ["access entries: no changes"]
+        return ["access entries:"] + [
+            f"  {'create' if new else 'associate'} {principal}: {association.policy_arn.rsplit('/', 1)[-1]} "
+            f"({association.scope}{': ' + ', '.join(association.namespaces) if association.namespaces else ''})"
+            for principal, association, new in self._todo
+        ]
+
+    def apply(self, run: Run) -> None:
+        if run.aws.access is None:
+            return
+        for principal, association, new in self._todo:
+            if new:
+                run.aws.access.create_access_entry(cluster=run.name, principal_arn=principal, tags=run.tags)
+            run.aws.access.associate_access_policy(cluster=run.name, principal_arn=principal, association=association)
+            run.progress(f"access entry {principal}: {association.policy_arn.rsplit('/', 1)[-1]}")
+
+
+@dataclass
 class DiscoveryTagsStep(Step):
     """Karpenter finds subnets and the node security group by tag; CloudFormation cannot tag existing subnets."""
 
@@ -296,7 +352,7 @@ def up_steps(bundle: Bundle) -> list[Step]:
     steps: list[Step] = [StackStep(short) for short in bundle.stacks if short in BEFORE_CLUSTER]
     steps.append(ClusterStep())
     steps += [StackStep(short) for short in bundle.stacks if short not in BEFORE_CLUSTER]
-    steps += [ProfilesStep(), AddonsStep(), DiscoveryTagsStep()]
+    steps += [ProfilesStep(), AddonsStep(), AccessEntriesStep(), DiscoveryTagsStep()]
     return steps
 
 

@@ -180,3 +180,22 @@ class EksAddons(Protocol):
     def update_addon(
         self, *, cluster: str, name: str, version: str | None, configuration: str, role_arn: str | None
     ) -> None: ...
+
+
+@dataclass(frozen=True)
+class AccessPolicyAssociation:
+    policy_arn: str
+    scope: str  # "cluster" or "namespace"
+    namespaces: tuple[str, ...] = ()
+
+
+class EksAccess(Protocol):
+    """EKS access entries (not emulated by moto: the local target reports them as skipped)."""
+
+    def access_entries(self, cluster: str) -> Mapping[str, frozenset[AccessPolicyAssociation]]: ...
+
+    def create_access_entry(self, *, cluster: str, principal_arn: str, tags: Mapping[str, str]) -> None: ...
+
+    def associate_access_policy(
+        self, *, cluster: str, principal_arn: str, association: AccessPolicyAssociation
+    ) -> None: ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 from eks_platform.render.bundle import Obj
 from eks_platform.render.karpenter import instance_profile_name, interruption_queue_name
 from eks_platform.render.placement import PlacementPlan
+from eks_platform.spec import defaults as d
 from eks_platform.spec.model import Platform
 
 
@@ -31,6 +32,17 @@ def render_cluster(platform: Platform) -> Obj:
             "accessCidrs": [str(c) for c in access.vpn_cidrs] + [str(p.cidr) for p in access.peered_vpcs],
         },
         "secretsEncryption": cluster.secrets_encryption,
+        # who may use the Kubernetes API: EKS access entries (authentication mode API_AND_CONFIG_MAP)
+        "accessEntries": [
+            {
+                "principalArn": entry.principal_arn,
+                "policyArn": d.ACCESS_POLICIES[entry.policy],
+                "scope": {"type": "namespace", "namespaces": list(entry.namespaces)}
+                if entry.namespaces
+                else {"type": "cluster"},
+            }
+            for entry in cluster.access_entries
+        ],
         "logging": list(cluster.logging),
         # Calico replaces the VPC CNI: create the cluster without the default add-ons.
         "bootstrapSelfManagedAddons": False,

@@ -13,6 +13,13 @@ if TYPE_CHECKING:
     from eks_platform.spec.model import Platform
 
 KUBERNETES_VERSION = "1.33"
+# EKS access policies (spec name -> the policy EKS associates with an access entry)
+ACCESS_POLICIES = {
+    "cluster-admin": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+    "admin": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy",
+    "edit": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
+    "view": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+}
 SERVICE_CIDR = "172.20.0.0/16"
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 

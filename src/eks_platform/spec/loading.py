@@ -215,6 +215,7 @@ _PATTERN_FIXES_BY_KEY = {
     "vpcId": "use a VPC id like vpc-0a1b2c3d4e5f60718",
     "privateSubnetIds": "use a subnet id like subnet-0a1b2c3d4e5f60711",
     "size": "write a whole number of GiB, like 20Gi",
+    "principalArn": "use the ARN of an IAM role or user, like arn:aws:iam::123456789012:role/jenkins-tooling",
 }
 
 

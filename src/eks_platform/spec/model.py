@@ -49,6 +49,16 @@ class VpcSpec(Base):
 
 
 ControlPlaneLog = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+AccessPolicy = Literal["cluster-admin", "admin", "edit", "view"]
+
+
+class AccessEntry(Base):
+    """Who may use the Kubernetes API (EKS access entries): an IAM role or user and an EKS access policy,
+    cluster-wide or limited to namespaces."""
+
+    principal_arn: Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]
+    policy: AccessPolicy = "view"
+    namespaces: list[DnsLabel] = []
 
 
 class ClusterSpec(Base):
@@ -63,6 +73,7 @@ class ClusterSpec(Base):
     # Host ports on EC2 nodes that the API server must reach besides the platform's own: the ports of
     # your host-network webhooks and APIServices (opened from the cluster security group).
     api_server_node_ports: list[Port] = []
+    access_entries: list[AccessEntry] = []
     tags: dict[str, str] = {}
 
 
