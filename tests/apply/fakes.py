@@ -162,12 +162,26 @@ class FakeEks:
             True,
             cluster_security_group_id="sg-cluster",
             oidc_issuer="https://oidc.example/id/X",
+            log_types=item["logs"],
         )
+
+    def update_cluster(self, *, name: str, private_only: bool, log_types: Any) -> None:
+        self.calls.append(f"update_cluster {name} private_only={private_only} logs={log_types}")
+        item = self.clusters[name]
+        if private_only:
+            item["public"] = False
+        if log_types is not None:
+            item["logs"] = tuple(sorted(log_types))
 
     def create_cluster(self, request: Any) -> None:
         self.calls.append(f"create_cluster {request.name}")
         self.requests.append(request)
-        self.clusters[request.name] = {"status": "CREATING", "reads": 0, "public": False}
+        self.clusters[request.name] = {
+            "status": "CREATING",
+            "reads": 0,
+            "public": False,
+            "logs": tuple(sorted(request.log_types)),
+        }
         self.profiles[request.name] = {}
 
     def delete_cluster(self, name: str) -> None:

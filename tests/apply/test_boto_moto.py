@@ -195,7 +195,12 @@ def test_a_private_cluster_and_a_fargate_profile_round_trip(moto: Moto) -> None:
         cluster_security_group_id=None,  # moto does not make the cluster security group
         oidc_issuer=state.oidc_issuer,
         endpoint=state.endpoint,
+        log_types=("api", "audit"),
     )
+    # drift converges through update_cluster_config: a log type turned off by hand comes back
+    eks.update_cluster(name="irtp", private_only=True, log_types=["api"])
+    updated = eks.cluster("irtp")
+    assert updated is not None and updated.log_types == ("api",) and not updated.endpoint_public
 
     eks.create_fargate_profile(
         cluster="irtp",

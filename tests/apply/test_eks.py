@@ -51,13 +51,27 @@ def test_a_run_killed_while_the_cluster_was_creating_resumes_by_waiting() -> Non
     assert eks.calls == ["create_cluster irtp"]  # no second create
 
 
-def test_a_public_endpoint_blocks_with_the_fix() -> None:
+def test_a_public_endpoint_and_changed_logs_are_converged_back_to_the_spec() -> None:
+    r, eks, _ = reconciler()
+    r.apply_cluster(r.plan_cluster("irtp", log_types=["api", "audit"]), REQUEST)
+    eks.clusters["irtp"]["public"] = True  # someone turned it on by hand
+    plan = r.plan_cluster("irtp", log_types=["api", "audit", "authenticator"])
+    assert plan.describe() == [
+        "eks cluster irtp: update: turn the public endpoint off (private endpoint only); "
+        "update: control-plane logs api, audit -> api, audit, authenticator"
+    ]
+    state = r.apply_cluster(plan, REQUEST)
+    assert not state.endpoint_public and state.log_types == ("api", "audit", "authenticator")
+    assert r.plan_cluster("irtp", log_types=["authenticator", "audit", "api"]).action == "none"
+
+
+def test_a_failed_cluster_blocks_with_the_fix() -> None:
     r, eks, _ = reconciler()
     r.apply_cluster(r.plan_cluster("irtp"), REQUEST)
-    eks.clusters["irtp"]["public"] = True
+    eks.clusters["irtp"]["status"] = "FAILED"
     plan = r.plan_cluster("irtp")
-    assert plan.action == "blocked" and "endpointPublicAccess=false" in plan.message
-    with pytest.raises(ApplyError, match="public endpoint"):
+    assert plan.action == "blocked" and "run `eksp down`" in plan.message
+    with pytest.raises(ApplyError, match="is FAILED"):
         r.apply_cluster(plan, REQUEST)
 
 

@@ -310,6 +310,15 @@ class BotoCloudFormation:
 # --- EKS -----------------------------------------------------------------------------------------
 
 
+def _enabled_logs(logging: Any) -> tuple[str, ...] | None:
+    if not isinstance(logging, Mapping):
+        return None
+    enabled = [
+        t for setup in logging.get("clusterLogging") or [] if setup.get("enabled") for t in setup.get("types") or []
+    ]
+    return tuple(sorted(enabled))
+
+
 def _selectors(raw: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
     return tuple(
         (str(s.get("namespace", "")), tuple(sorted((str(k), str(v)) for k, v in (s.get("labels") or {}).items())))
@@ -336,7 +345,24 @@ class BotoEks:
             cluster_security_group_id=vpc.get("clusterSecurityGroupId") or None,
             oidc_issuer=((cluster.get("identity") or {}).get("oidc") or {}).get("issuer") or None,
             endpoint=cluster.get("endpoint") or None,
+            log_types=_enabled_logs(cluster.get("logging")),
         )
+
+    def update_cluster(self, *, name: str, private_only: bool, log_types: Sequence[str] | None) -> None:
+        if private_only:
+            self._api.call(
+                "update_cluster_config",
+                f"cluster {name}",
+                name=name,
+                resourcesVpcConfig={"endpointPublicAccess": False, "endpointPrivateAccess": True},
+            )
+        if log_types is not None:
+            every = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+            enabled = [t for t in every if t in log_types]
+            disabled = [t for t in every if t not in log_types]
+            setup = [{"types": enabled, "enabled": True}] if enabled else []
+            setup += [{"types": disabled, "enabled": False}] if disabled else []
+            self._api.call("update_cluster_config", f"cluster {name}", name=name, logging={"clusterLogging": setup})
 
     def create_cluster(self, request: ClusterRequest) -> None:
         kwargs: dict[str, Any] = {

@@ -18,14 +18,17 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class ClusterPlan:
     name: str
-    action: Literal["create", "none", "wait", "blocked"]
+    action: Literal["create", "none", "wait", "update", "blocked"]
     message: str = ""
+    private_only: bool = False  # update: turn the public endpoint off
+    log_types: tuple[str, ...] | None = None  # update: set the control-plane logs to these
 
     def describe(self) -> list[str]:
         text = {
             "create": "create (private endpoint only, secrets encrypted, no default VPC CNI)",
             "none": "exists, private endpoint only: no changes",
             "wait": "is being created: wait for it",
+            "update": self.message,
             "blocked": self.message,
         }[self.action]
         return [f"eks cluster {self.name}: {text}"]
@@ -87,7 +90,7 @@ class EksReconciler:
 
     # --- the cluster ---------------------------------------------------------------------------
 
-    def plan_cluster(self, name: str) -> ClusterPlan:
+    def plan_cluster(self, name: str, *, log_types: Sequence[str] | None = None) -> ClusterPlan:
         state = self.eks.cluster(name)
         if state is None:
             return ClusterPlan(name, "create")
@@ -95,14 +98,17 @@ class EksReconciler:
             return ClusterPlan(name, "wait")
         if state.status in ("FAILED", "DELETING"):
             return ClusterPlan(name, "blocked", f"is {state.status}; run `eksp down`, then `eksp up` again")
-        if state.endpoint_public or not state.endpoint_private:
-            return ClusterPlan(
-                name,
-                "blocked",
-                "has a public endpoint (or no private one), which this platform must never have; eksp does not "
-                "change it for you: turn the public endpoint off (aws eks update-cluster-config "
-                "--resources-vpc-config endpointPublicAccess=false,endpointPrivateAccess=true), then run again",
-            )
+        changes: list[str] = []
+        private_only = state.endpoint_public or not state.endpoint_private
+        if private_only:
+            changes.append("update: turn the public endpoint off (private endpoint only)")
+        wanted_logs = tuple(sorted(log_types)) if log_types is not None else None
+        logs = wanted_logs if state.log_types is not None and wanted_logs != state.log_types else None
+        if logs is not None:
+            before, after = ", ".join(state.log_types or ()) or "none", ", ".join(logs) or "none"
+            changes.append(f"update: control-plane logs {before} -> {after}")
+        if changes:
+            return ClusterPlan(name, "update", "; ".join(changes), private_only=private_only, log_types=logs)
         return ClusterPlan(name, "none")
 
     def apply_cluster(self, plan: ClusterPlan, request: ClusterRequest) -> ClusterState:
@@ -111,6 +117,9 @@ class EksReconciler:
         if plan.action == "create":
             self.progress(f"eks cluster {plan.name}: creating (this takes 10-15 minutes on AWS)")
             self.eks.create_cluster(request)
+        if plan.action == "update":
+            self.progress(f"eks cluster {plan.name}: {plan.message}")
+            self.eks.update_cluster(name=plan.name, private_only=plan.private_only, log_types=plan.log_types)
         self._wait(f"eks cluster {plan.name}", lambda: self.eks.cluster(plan.name), done=("ACTIVE",))
         state = self.eks.cluster(plan.name)
         if state is None or state.endpoint_public or not state.endpoint_private:

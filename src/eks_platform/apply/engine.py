@@ -188,7 +188,7 @@ class ClusterStep(Step):
         return "eks cluster"
 
     def plan(self, run: Run, *, dry_run: bool) -> list[str]:
-        self._plan = run.aws.eks.plan_cluster(run.name)
+        self._plan = run.aws.eks.plan_cluster(run.name, log_types=run.platform.cluster.logging)
         if self._plan.action == "none":
             run.cluster = run.aws.eks.eks.cluster(run.name)
         return self._plan.describe()

@@ -86,6 +86,7 @@ class ClusterState:
     cluster_security_group_id: str | None = None
     oidc_issuer: str | None = None
     endpoint: str | None = None
+    log_types: tuple[str, ...] | None = None  # enabled control-plane log types; None: not reported
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,10 @@ class Eks(Protocol):
     def create_cluster(self, request: ClusterRequest) -> None: ...
 
     def delete_cluster(self, name: str) -> None: ...
+
+    def update_cluster(self, *, name: str, private_only: bool, log_types: Sequence[str] | None) -> None:
+        """Make the endpoint private-only (when private_only) and/or set the enabled log types."""
+        ...
 
     def fargate_profiles(self, cluster: str) -> Mapping[str, FargateProfileState]: ...
 
