@@ -290,6 +290,7 @@ State = Annotated[
     Path | None,
     typer.Option("--state", help="With --local: keep the emulator's state in this folder between commands."),
 ]
+ResultOutput = Annotated[Output, typer.Option("--output", help="Result format.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (needed when stdin is not a terminal).")]
 
 
@@ -306,6 +307,7 @@ def _confirm(yes: bool, question: str) -> Callable[[Sequence[str]], bool]:
     return confirm
 
 
+@contextlib.contextmanager
 def _aws_run(
     loaded: LoadedSpec, *, local: bool, state: Path | None, profile: str | None, region: str | None
 ) -> Iterator[Run]:
@@ -385,7 +387,7 @@ def up_command(
     state: State = None,
     profile: Profile = None,
     region: Region = None,
-    output: Annotated[Output, typer.Option("--output", help="Result format.")] = Output.text,
+    output: ResultOutput = Output.text,
 ) -> None:
     """Bring the AWS side up: plan (per stack and EKS resource), confirm, apply with live progress.
 
@@ -394,7 +396,7 @@ def up_command(
     try:
         loaded = _load(file)
         _refuse_on_check_errors(loaded)
-        for run in _aws_run(loaded, local=local, state=state, profile=profile, region=region):
+        with _aws_run(loaded, local=local, state=state, profile=profile, region=region) as run:
             outcome = engine_up(run, dry_run=dry_run, confirm=_confirm(yes, "apply this plan?"))
             _print_outcome(outcome, output=output, verb="up")
     except EksPlatformError as error:
@@ -409,12 +411,12 @@ def diff_command(
     state: State = None,
     profile: Profile = None,
     region: Region = None,
-    output: Annotated[Output, typer.Option("--output", help="Result format.")] = Output.text,
+    output: ResultOutput = Output.text,
 ) -> None:
     """Print what `eksp up` would do (the plan only). Exit 0."""
     try:
         loaded = _load(file)
-        for run in _aws_run(loaded, local=local, state=state, profile=profile, region=region):
+        with _aws_run(loaded, local=local, state=state, profile=profile, region=region) as run:
             _print_outcome(engine_up(run, dry_run=True, confirm=_confirm(True, "")), output=output, verb="diff")
     except EksPlatformError as error:
         _fail(error, outcome="nothing was changed")
@@ -429,14 +431,14 @@ def down_command(
     state: State = None,
     profile: Profile = None,
     region: Region = None,
-    output: Annotated[Output, typer.Option("--output", help="Result format.")] = Output.text,
+    output: ResultOutput = Output.text,
 ) -> None:
     """Remove the AWS side, in reverse order: Fargate profiles (stops Karpenter), every EC2 instance,
     network interface and launch template tagged for the cluster, the stacks, the cluster; then verify
     by tag that nothing is left and print what was removed."""
     try:
         loaded = _load(file)
-        for run in _aws_run(loaded, local=local, state=state, profile=profile, region=region):
+        with _aws_run(loaded, local=local, state=state, profile=profile, region=region) as run:
             outcome = engine_down(run, confirm=_confirm(yes, f"remove {loaded.platform.cluster.name} from AWS?"))
             _print_outcome(outcome, output=output, verb="down")
     except EksPlatformError as error:

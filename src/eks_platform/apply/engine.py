@@ -100,6 +100,11 @@ class Step:
     def name(self) -> str:
         raise NotImplementedError
 
+    @property
+    def changes(self) -> bool:
+        """Whether the last plan found anything to do (tagging the subnets again is not a change)."""
+        return False
+
     def plan(self, run: Run, *, dry_run: bool) -> list[str]:
         raise NotImplementedError
 
@@ -149,6 +154,10 @@ class StackStep(Step):
             run.outputs[self.short] = dict(state.outputs) if state else {}
         return self._plan.describe()
 
+    @property
+    def changes(self) -> bool:
+        return self._plan is not None and self._plan.action != "none"
+
     def apply(self, run: Run) -> None:
         if self._plan is None:
             raise ApplyError(f"{self.name}: apply before plan")
@@ -187,6 +196,10 @@ class ClusterStep(Step):
     def name(self) -> str:
         return "eks cluster"
 
+    @property
+    def changes(self) -> bool:
+        return self._plan is not None and self._plan.action != "none"
+
     def plan(self, run: Run, *, dry_run: bool) -> list[str]:
         self._plan = run.aws.eks.plan_cluster(run.name, log_types=run.platform.cluster.logging)
         if self._plan.action == "none":
@@ -219,6 +232,10 @@ class ProfilesStep(Step):
     def name(self) -> str:
         return "fargate profiles"
 
+    @property
+    def changes(self) -> bool:
+        return self._plan is not None and not self._plan.empty
+
     def wanted(self, run: Run) -> list[ProfileSpec]:
         return [ProfileSpec.from_input(p) for p in run.bundle.aws["fargate-profiles"]["profiles"]]
 
@@ -245,6 +262,10 @@ class AddonsStep(Step):
     @property
     def name(self) -> str:
         return "managed add-ons"
+
+    @property
+    def changes(self) -> bool:
+        return bool(self._todo)
 
     def plan(self, run: Run, *, dry_run: bool) -> list[str]:
         wanted = run.bundle.aws["managed-addons"]["addons"]
@@ -290,6 +311,10 @@ class AccessEntriesStep(Step):
     @property
     def name(self) -> str:
         return "access entries"
+
+    @property
+    def changes(self) -> bool:
+        return bool(self._todo)
 
     def wanted(self, run: Run) -> list[tuple[str, AccessPolicyAssociation]]:
         return [
@@ -373,7 +398,7 @@ def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> 
     steps = up_steps(run.bundle)
     for step in steps:
         described += step.plan(run, dry_run=True)
-    changed = not all(_unchanged(line) for line in described)
+    changed = any(step.changes for step in steps)
     if dry_run or not changed:
         return Outcome(tuple(described), changed, applied=False)
     if not confirm(described):
@@ -384,14 +409,6 @@ def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> 
             run.progress(line)
         step.apply(run)
     return Outcome(tuple(described), changed, applied=True)
-
-
-def _unchanged(line: str) -> bool:
-    return (
-        line.endswith(("no changes", "private endpoint only: no changes"))
-        or "skipped (" in line
-        or line.startswith("tag the private subnets")
-    )
 
 
 def down(run: Run, *, confirm: Callable[[Sequence[str]], bool]) -> Outcome:

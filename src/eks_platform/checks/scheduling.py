@@ -16,7 +16,7 @@ from typing import Any
 from eks_platform.checks.objects import KubeObject, get
 from eks_platform.checks.pods import PodTemplate
 from eks_platform.errors import Loc
-from eks_platform.render.karpenter import SINGLE_NODE_ANNOTATION
+from eks_platform.render.karpenter import SINGLE_NODE_ANNOTATION, v1alpha5_defaults
 from eks_platform.spec.instance_catalog import InstanceCatalog, InstanceType
 
 NODEPOOL_LABEL = {"v1": "karpenter.sh/nodepool", "v1alpha5": "karpenter.sh/provisioner-name"}
@@ -111,7 +111,8 @@ def node_pools(objects: Iterable[KubeObject], catalog: InstanceCatalog) -> list[
             continue
         requirements = tuple(r for r in template_spec.get("requirements") or [] if isinstance(r, Mapping))
         if api == "v1alpha5":
-            requirements += tuple(v1alpha5_defaults(requirements, labels))
+            keys = {str(r.get("key")) for r in requirements} | {str(k) for k in labels}
+            requirements += tuple(v1alpha5_defaults(keys))
         taints = tuple(t for t in template_spec.get("taints") or [] if isinstance(t, Mapping))
         pools.append(
             Pool(
@@ -127,27 +128,6 @@ def node_pools(objects: Iterable[KubeObject], catalog: InstanceCatalog) -> list[
             )
         )
     return pools
-
-
-def v1alpha5_defaults(requirements: Sequence[Mapping[str, Any]], labels: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """What Karpenter v0.31's webhook adds to a Provisioner whose requirements leave a key out
-    (facts/karpenter.md §4); a v1 NodePool gets none."""
-    keys = {str(r.get("key")) for r in requirements} | {str(k) for k in labels}
-    defaults: list[Mapping[str, Any]] = [
-        {"key": key, "operator": "In", "values": [value]}
-        for key, value in ((OS_LABEL, "linux"), ("kubernetes.io/arch", "amd64"), (CAPACITY_TYPE, "on-demand"))
-        if key not in keys
-    ]
-    type_keys = {
-        "node.kubernetes.io/instance-type",
-        "karpenter.k8s.aws/instance-family",
-        "karpenter.k8s.aws/instance-category",
-        "karpenter.k8s.aws/instance-generation",
-    }
-    if not keys & type_keys:
-        defaults.append({"key": "karpenter.k8s.aws/instance-category", "operator": "In", "values": ["c", "m", "r"]})
-        defaults.append({"key": "karpenter.k8s.aws/instance-generation", "operator": "Gt", "values": ["2"]})
-    return defaults
 
 
 # --- requirements against instance types --------------------------------------------------------

@@ -238,20 +238,24 @@ def _ec2_node_class(platform: Platform, name: str, max_pods: int) -> Obj:
     }
 
 
+def v1alpha5_defaults(keys: set[str]) -> list[Obj]:
+    """The requirements Karpenter v0.31's webhook adds to a Provisioner whose requirements and labels
+    (`keys`) leave them out (facts/karpenter.md §4). v1 adds none, so the v1 render writes them out."""
+    defaults: list[Obj] = [
+        {"key": key, "operator": "In", "values": [value]}
+        for key, value in ((OS, "linux"), (ARCH, "amd64"), (CAPACITY_TYPE, "on-demand"))
+        if key not in keys
+    ]
+    if not keys & {INSTANCE_TYPE, FAMILY, CATEGORY, GENERATION}:
+        defaults.append({"key": CATEGORY, "operator": "In", "values": ["c", "m", "r"]})
+        defaults.append({"key": GENERATION, "operator": "Gt", "values": ["2"]})
+    return defaults
+
+
 def _v1_requirements(provisioner: ProvisionerSpec) -> list[Obj]:
     """The user's requirements plus the defaults the v1alpha5 webhook added (v1 adds none)."""
     keys = {r.key for r in provisioner.requirements} | set(provisioner.labels)
-    requirements = [_requirement(r) for r in provisioner.requirements]
-    if OS not in keys:
-        requirements.append({"key": OS, "operator": "In", "values": ["linux"]})
-    if ARCH not in keys:
-        requirements.append({"key": ARCH, "operator": "In", "values": ["amd64"]})
-    if CAPACITY_TYPE not in keys:
-        requirements.append({"key": CAPACITY_TYPE, "operator": "In", "values": ["on-demand"]})
-    if not keys & {INSTANCE_TYPE, FAMILY, CATEGORY, GENERATION}:
-        requirements.append({"key": CATEGORY, "operator": "In", "values": ["c", "m", "r"]})
-        requirements.append({"key": GENERATION, "operator": "Gt", "values": ["2"]})
-    return requirements
+    return [_requirement(r) for r in provisioner.requirements] + v1alpha5_defaults(keys)
 
 
 def go_duration(seconds: int) -> str:

@@ -6,7 +6,7 @@ from eks_platform.checks.context import CheckContext
 from eks_platform.checks.finding import Finding, Severity
 from eks_platform.checks.objects import get
 from eks_platform.checks.rule import Rule
-from eks_platform.checks.rules.backends import overlay_backends
+from eks_platform.checks.rules.reachability_common import overlay_backends, webhook_calls
 
 
 class Ep301WebhookBackendsOnVpc(Rule):
@@ -20,20 +20,13 @@ class Ep301WebhookBackendsOnVpc(Rule):
     url = "https://docs.tigera.io/calico/latest/getting-started/kubernetes/managed-public-cloud/eks"
 
     def check(self, ctx: CheckContext) -> Iterator[Finding]:
-        for config in ctx.of_kind("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
-            webhooks = config.doc.get("webhooks")
-            if not isinstance(webhooks, list):
-                continue
-            for index, webhook in enumerate(webhooks):
-                service = get(webhook, "clientConfig", "service")
-                if not isinstance(service, dict):
-                    continue
-                target = f"{service.get('namespace')}/{service.get('name')}"
-                for template in overlay_backends(ctx, service):
-                    yield self.on_object(
-                        config,
-                        ("webhooks", index, "clientConfig", "service"),
-                        f"webhook {webhook.get('name')} calls Service {target}, whose pods "
-                        f"({template.owner.kind} {template.owner.name}) are {ctx.where(template).describe}: "
-                        "the API server cannot reach them ('Address is not allowed')",
-                    )
+        for call in webhook_calls(ctx):
+            webhook = get(call.obj.doc, *call.path[:2], "name")
+            for template in overlay_backends(ctx, call.service):
+                yield self.on_object(
+                    call.obj,
+                    call.path,
+                    f"webhook {webhook} calls Service {call.target}, whose pods "
+                    f"({template.owner.kind} {template.owner.name}) are {ctx.where(template).describe}: "
+                    "the API server cannot reach them ('Address is not allowed')",
+                )

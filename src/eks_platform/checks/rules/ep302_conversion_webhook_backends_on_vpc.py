@@ -10,8 +10,7 @@ from collections.abc import Iterator
 from eks_platform.checks.context import CheckContext
 from eks_platform.checks.finding import Finding, Severity
 from eks_platform.checks.rule import Rule
-from eks_platform.checks.rules.backends import overlay_backends
-from eks_platform.checks.rules.reachability_common import conversion_calls
+from eks_platform.checks.rules.reachability_common import conversion_calls, overlay_backends
 
 
 class Ep302ConversionWebhookBackendsOnVpc(Rule):

@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from eks_platform.checks.context import CheckContext
 from eks_platform.checks.finding import Finding, Severity
 from eks_platform.checks.rule import Rule
-from eks_platform.checks.rules.backends import overlay_backends
 from eks_platform.checks.rules.reachability_common import (
     ALB_TARGET_TYPE,
     ingress_backends,
     nlb_ip_target_annotation,
+    overlay_backends,
 )
 
 

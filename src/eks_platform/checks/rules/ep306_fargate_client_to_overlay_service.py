@@ -17,8 +17,7 @@ from collections.abc import Iterator
 from eks_platform.checks.context import CheckContext
 from eks_platform.checks.finding import Finding, Severity
 from eks_platform.checks.rule import Rule
-from eks_platform.checks.rules.backends import overlay_backends
-from eks_platform.checks.rules.reachability_common import container_strings, service_names
+from eks_platform.checks.rules.reachability_common import container_strings, overlay_backends, service_names
 
 
 class Ep306FargateClientToOverlayService(Rule):

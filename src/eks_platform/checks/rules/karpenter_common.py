@@ -12,8 +12,8 @@ from eks_platform.checks.objects import KubeObject, get
 from eks_platform.checks.scheduling import NUMERIC_LABELS, Pool, allowed_types
 from eks_platform.errors import Loc
 from eks_platform.plan.allocatable import parse_cpu_m, parse_memory_mi
+from eks_platform.render.karpenter import v1alpha5_defaults as webhook_defaults
 from eks_platform.spec.instance_catalog import InstanceCatalog, InstanceType
-from eks_platform.spec.validation import ARCH, CAPACITY_TYPE, CATEGORY, FAMILY, GENERATION, INSTANCE_TYPE, OS
 
 KARPENTER_GROUP = "karpenter.sh"
 AWS_GROUP = "karpenter.k8s.aws"
@@ -82,18 +82,10 @@ def v1alpha5_defaults(pool: Pool) -> list[Requirement]:
     if pool.api != "v1alpha5":
         return []
     keys = {r.key for r in written_requirements(pool)} | set(pool.labels)
-    defaults = []
-    for key, operator, values in (
-        (OS, "In", ("linux",)),
-        (ARCH, "In", ("amd64",)),
-        (CAPACITY_TYPE, "In", ("on-demand",)),
-    ):
-        if key not in keys:
-            defaults.append(Requirement((), key, operator, values, V1ALPHA5_DEFAULT))
-    if not keys & {INSTANCE_TYPE, FAMILY, CATEGORY, GENERATION}:
-        defaults.append(Requirement((), CATEGORY, "In", ("c", "m", "r"), V1ALPHA5_DEFAULT))
-        defaults.append(Requirement((), GENERATION, "Gt", ("2",), V1ALPHA5_DEFAULT))
-    return defaults
+    return [
+        Requirement((), str(d["key"]), str(d["operator"]), tuple(d["values"]), V1ALPHA5_DEFAULT)
+        for d in webhook_defaults(keys)
+    ]
 
 
 def effective_requirements(pool: Pool) -> list[Requirement]:

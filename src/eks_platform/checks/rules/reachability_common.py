@@ -1,6 +1,6 @@
-"""Shared by the reachability rules (EP106, EP302-EP307): what the API server calls, how a Service
-port resolves to the port a pod listens on, load-balancer target modes, and Service names written in
-a container's env, args and command."""
+"""Shared by the reachability rules (EP106, EP301-EP307): the pods behind a Service that sit on the
+overlay, what the API server calls, how a Service port resolves to the port a pod listens on,
+load-balancer target modes, and Service names written in a container's env, args and command."""
 
 from __future__ import annotations
 
@@ -46,6 +46,13 @@ class ApiServerCall:
     @property
     def target(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+def overlay_backends(ctx: CheckContext, service: Mapping[str, Any]) -> list[PodTemplate]:
+    """The pod templates behind a Service reference whose pods are on the Calico overlay."""
+    namespace = str(service.get("namespace") or "default")
+    backends = ctx.backends(namespace, str(service.get("name", "")))
+    return [template for template in backends or [] if not ctx.where(template).on_vpc]
 
 
 def webhook_calls(ctx: CheckContext) -> Iterator[ApiServerCall]:
