@@ -4,6 +4,7 @@ what the engine may call."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -249,10 +250,13 @@ class Crash(Exception):
 
 @dataclass
 class CrashAfter:
-    """Wraps a port and raises Crash on the n-th mutating call (create/execute/delete/tag), after doing it."""
+    """Wraps a port and raises Crash on the n-th mutating call (create/execute/delete/tag), after doing it.
+    Steps may run in threads: the count is shared under a lock, and once the process has "died" no
+    further mutating call is made."""
 
     inner: Any
     countdown: list[int]
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.inner, name)
@@ -260,10 +264,13 @@ class CrashAfter:
             return attribute
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            result = attribute(*args, **kwargs)
-            self.countdown[0] -= 1
-            if self.countdown[0] == 0:
-                raise Crash(name)
+            with self.lock:
+                if self.countdown[0] <= 0:
+                    raise Crash(f"{name} after the crash")
+                result = attribute(*args, **kwargs)
+                self.countdown[0] -= 1
+                if self.countdown[0] == 0:
+                    raise Crash(name)
             return result
 
         return call

@@ -4,6 +4,7 @@ resume, and a down that leaves nothing tagged."""
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 
 import pytest
@@ -37,21 +38,21 @@ class World:
         self.access = FakeAccess()
         self.progress: list[str] = []
 
-    def run(self, crash_after: int = 0) -> Run:
+    def run(self, crash_after: int = 0, workers: int = 1) -> Run:
         platform, bundle = reference()
-        countdown = [crash_after]
-        cloudformation = CrashAfter(self.cloudformation, countdown) if crash_after else self.cloudformation
-        eks = CrashAfter(self.eks, countdown) if crash_after else self.eks
-        ec2 = CrashAfter(self.ec2, countdown) if crash_after else self.ec2
+        countdown, lock = [crash_after], threading.Lock()
+        cloudformation = CrashAfter(self.cloudformation, countdown, lock) if crash_after else self.cloudformation
+        eks = CrashAfter(self.eks, countdown, lock) if crash_after else self.eks
+        ec2 = CrashAfter(self.ec2, countdown, lock) if crash_after else self.ec2
         aws = Aws(
             stacks=StackDeployer(cloudformation, self.clock, self.progress.append, poll_seconds=1),
             eks=EksReconciler(eks, self.clock, self.progress.append, poll_seconds=1),
             ec2=ec2,
             addons=None,
-            access=CrashAfter(self.access, countdown) if crash_after else self.access,
+            access=CrashAfter(self.access, countdown, lock) if crash_after else self.access,
             not_emulated={"eks:addons": "moto does not implement EKS managed add-ons"},
         )
-        return Run(platform=platform, bundle=bundle, aws=aws, progress=self.progress.append)
+        return Run(platform=platform, bundle=bundle, aws=aws, progress=self.progress.append, workers=workers)
 
     def mutations(self) -> list[str]:
         calls = self.cloudformation.calls + self.eks.calls + self.access.calls
@@ -83,7 +84,8 @@ def test_up_creates_in_order_and_feeds_outputs_forward() -> None:
     outcome = up(world.run(), dry_run=False, confirm=yes)
     assert outcome.applied
     created = [c.split()[1] for c in world.cloudformation.calls if c.startswith("create_change_set")]
-    assert created == ["irtp-kms", "irtp-iam", "irtp-access", "irtp-irsa", "irtp-karpenter-infra", "irtp-efs"]
+    # one step at a time, in the order of the dependency waves: the queue needs nothing, efs needs access
+    assert created == ["irtp-kms", "irtp-iam", "irtp-karpenter-infra", "irtp-access", "irtp-irsa", "irtp-efs"]
     assert world.eks.calls[0] == "create_cluster irtp"
     request = world.eks.requests[0]
     assert request.role_arn == "irtp-iam-ClusterRoleArn" and request.kms_key_arn == "irtp-kms-KeyArn"
@@ -95,6 +97,30 @@ def test_up_creates_in_order_and_feeds_outputs_forward() -> None:
         "create_access_entry arn:aws:iam::123456789012:role/platform-admins",
         "associate_access_policy arn:aws:iam::123456789012:role/platform-admins AmazonEKSClusterAdminPolicy",
     ]
+
+
+def test_independent_steps_run_at_the_same_time_and_the_plan_says_which() -> None:
+    world = World()
+    # kms, iam and the interruption queue need nothing: each waits at the barrier for the other two,
+    # which breaks (and fails the run) if they were created one after the other
+    barrier = threading.Barrier(3, timeout=10)
+    create_change_set = world.cloudformation.create_change_set
+
+    def meet_then_create(*args: object, **kwargs: object) -> object:
+        if kwargs.get("stack") in ("irtp-kms", "irtp-iam", "irtp-karpenter-infra"):
+            barrier.wait()
+        return create_change_set(*args, **kwargs)
+
+    world.cloudformation.create_change_set = meet_then_create  # type: ignore[method-assign]
+    outcome = up(world.run(workers=4), dry_run=False, confirm=yes)
+    assert outcome.applied and len(world.cloudformation.stacks) == 6
+    assert outcome.plan[-1] == (
+        "order: stack kms + stack iam + stack karpenter-infra + discovery tags -> eks cluster -> "
+        "stack access + stack irsa + fargate profiles + access entries -> stack efs + managed add-ons "
+        "(steps joined by + run at the same time)"
+    )
+    # whatever order the threads ran in, the plan lists the steps in the same order
+    assert outcome.plan[:-1] == up(World().run(workers=1), dry_run=True, confirm=yes).plan
 
 
 def test_a_second_up_does_nothing_and_says_so() -> None:
@@ -123,12 +149,13 @@ def count_mutations_of_a_clean_up() -> int:
     return len(world.mutations()) + 1  # + the discovery tagging (an EC2 call)
 
 
+@pytest.mark.parametrize("workers", [1, 4])
 @pytest.mark.parametrize("kill_at", range(1, count_mutations_of_a_clean_up() + 1))
-def test_up_killed_at_any_step_converges_when_run_again(kill_at: int) -> None:
+def test_up_killed_at_any_step_converges_when_run_again(kill_at: int, workers: int) -> None:
     world = World()
     with pytest.raises(Crash):
-        up(world.run(crash_after=kill_at), dry_run=False, confirm=yes)
-    up(world.run(), dry_run=False, confirm=yes)
+        up(world.run(crash_after=kill_at, workers=workers), dry_run=False, confirm=yes)
+    up(world.run(workers=workers), dry_run=False, confirm=yes)
     assert sorted(world.cloudformation.stacks) == [
         "irtp-access",
         "irtp-efs",

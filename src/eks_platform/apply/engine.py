@@ -3,8 +3,10 @@ would do (plan) before it does it (apply). Outputs of earlier steps feed later o
 by hand. Every step reads the current state first, so a run killed at any point converges when run
 again, and a second run with no spec change does nothing and says so.
 
-Order (up): [vpc] -> kms -> iam -> EKS cluster -> access -> irsa -> [karpenter-infra] -> [efs]
--> Fargate profiles -> managed add-ons -> access entries -> discovery tags. down runs the reverse, and before the
+Order (up): every step names the steps it waits for, and runs as soon as they are done, several at a
+time (apply/schedule.py): a stack waits for the steps its parameters come from (the template's
+ParameterSources), so [vpc] -> kms + iam -> EKS cluster -> access + irsa + [karpenter-infra] + Fargate
+profiles + access entries -> [efs] + managed add-ons. down runs the reverse, one step at a time, and before the
 cluster goes it stops Karpenter (its Fargate profile) and removes every EC2 instance, network
 interface and launch template tagged for the cluster, then verifies by tag that nothing is left.
 """
@@ -27,6 +29,7 @@ from eks_platform.apply.ports import (
     EksAddons,
     Leftover,
 )
+from eks_platform.apply.schedule import run_steps, waves
 from eks_platform.apply.stacks import StackDeployer, StackPlan, template_changes
 from eks_platform.errors import ApplyError
 from eks_platform.render.bundle import Bundle
@@ -60,6 +63,7 @@ class Run:
     progress: Progress
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # stack short name -> outputs
     cluster: ClusterState | None = None
+    workers: int = 4  # steps run at once; CloudFormation and EKS take calls on different resources in parallel
 
     @property
     def name(self) -> str:
@@ -96,6 +100,8 @@ class Run:
 
 
 class Step:
+    after: frozenset[str] = frozenset()  # the names of the steps this one waits for; set by up_steps
+
     @property
     def name(self) -> str:
         raise NotImplementedError
@@ -373,12 +379,39 @@ class DiscoveryTagsStep(Step):
         run.aws.ec2.tag(run.subnet_ids(), {DISCOVERY_TAG: run.name})
 
 
+_SPEC_OR_VPC_PARAMETERS = frozenset({"VpcId", "PrivateSubnetIds", "SubnetIds"})
+
+
 def up_steps(bundle: Bundle) -> list[Step]:
-    steps: list[Step] = [StackStep(short) for short in bundle.stacks if short in BEFORE_CLUSTER]
-    steps.append(ClusterStep())
-    steps += [StackStep(short) for short in bundle.stacks if short not in BEFORE_CLUSTER]
-    steps += [ProfilesStep(), AddonsStep(), AccessEntriesStep(), DiscoveryTagsStep()]
-    return steps
+    """The steps of `up`, each with what it waits for. A stack waits for the steps its parameters come
+    from; the EKS steps wait for the stacks whose outputs they use."""
+    vpc = {"stack vpc"} if "vpc" in bundle.stacks else set()
+    cluster = ClusterStep()
+    cluster.after = frozenset({f"stack {short}" for short in bundle.stacks if short in BEFORE_CLUSTER})
+    stacks: list[Step] = []
+    for short, template in bundle.stacks.items():
+        step = StackStep(short)
+        sources = (template.get("Metadata") or {}).get("EksPlatform", {}).get("ParameterSources", {})
+        needs = {
+            cluster.name if source.startswith("cluster.") else f"stack {source.split('.')[0]}"
+            for source in sources.values()
+        }
+        if short != "vpc" and _SPEC_OR_VPC_PARAMETERS & set(template.get("Parameters") or {}):
+            needs |= vpc
+        step.after = frozenset(needs)
+        stacks.append(step)
+    profiles, addons, access, discovery = ProfilesStep(), AddonsStep(), AccessEntriesStep(), DiscoveryTagsStep()
+    profiles.after = frozenset({cluster.name, "stack iam"} | vpc)
+    # coredns runs on Fargate: its profile first; the EBS CSI add-on takes its role from irsa
+    addons.after = frozenset({cluster.name, profiles.name} | ({"stack irsa"} if "irsa" in bundle.stacks else set()))
+    access.after = frozenset({cluster.name})
+    discovery.after = frozenset(vpc)
+    before = [step for step in stacks if step.name.split()[-1] in BEFORE_CLUSTER]
+    return [*before, cluster, *[s for s in stacks if s not in before], profiles, addons, access, discovery]
+
+
+def describe_order(steps: Sequence[Step]) -> str:
+    return "order: " + " -> ".join(" + ".join(step.name for step in wave) for wave in waves(steps))
 
 
 # --- up, diff, down --------------------------------------------------------------------------------
@@ -393,21 +426,31 @@ class Outcome:
 
 
 def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> Outcome:
-    """Plan every step (a dry run stops there), confirm, then plan and apply step by step, in order."""
-    described: list[str] = []
+    """Plan every step (a dry run stops there), confirm, then plan and apply each step once the steps it
+    waits for are done, several at a time. The plan lists the steps in order, whatever order they ran in."""
     steps = up_steps(run.bundle)
-    for step in steps:
-        described += step.plan(run, dry_run=True)
+    plans: dict[str, list[str]] = {}
+
+    def plan(step: Step) -> None:
+        plans[step.name] = step.plan(run, dry_run=True)
+
+    run_steps(steps, plan, workers=run.workers)
+    described = [line for step in steps for line in plans[step.name]]
+    if run.workers > 1:
+        described.append(describe_order(steps) + " (steps joined by + run at the same time)")
     changed = any(step.changes for step in steps)
     if dry_run or not changed:
         return Outcome(tuple(described), changed, applied=False)
     if not confirm(described):
         return Outcome(tuple(described), changed, applied=False)
     run.outputs.clear()
-    for step in up_steps(run.bundle):
+
+    def apply(step: Step) -> None:
         for line in step.plan(run, dry_run=False):
             run.progress(line)
         step.apply(run)
+
+    run_steps(up_steps(run.bundle), apply, workers=run.workers)
     return Outcome(tuple(described), changed, applied=True)
 
 

@@ -202,8 +202,10 @@ def _serve(state_dir: Path | None) -> int:  # returns only on a failed start
         return create_backend_app(service)
 
     mock_random.seed(SEED)  # before any request: every id from here on follows from the requests alone
+    # one request at a time: the recording is replayed in order, so the order it was served in must be the
+    # order it was recorded in, even when the engine sends several steps' calls at once
     server = make_server(
-        "127.0.0.1", 0, DomainDispatcherApplication(create_app), threaded=True, request_handler=MotoRequestHandler
+        "127.0.0.1", 0, DomainDispatcherApplication(create_app), threaded=False, request_handler=MotoRequestHandler
     )
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     host, port = str(server.server_address[0]), int(server.server_address[1])
