@@ -20,6 +20,7 @@ from eks_platform.render.karpenter import instance_profile_name, interruption_qu
 from eks_platform.render.placement import plan_placement
 from eks_platform.render.stacks import STACK_ORDER, render_stacks, stack_name
 from eks_platform.render.stacks.common import CLUSTER_TAG, METADATA_KEY
+from eks_platform.spec import defaults as d
 from eks_platform.spec.loading import load_text, reference_text
 from eks_platform.spec.model import Platform
 
@@ -604,3 +605,17 @@ def test_a_created_vpc_feeds_the_access_and_efs_stacks() -> None:
         "PrivateSubnetIds": "vpc.PrivateSubnetIds",
         "VpcId": "vpc.VpcId",
     }
+
+
+def test_the_longest_cluster_name_the_spec_allows_still_gives_iam_names_iam_accepts() -> None:
+    name = "p" * d.MAX_CLUSTER_NAME
+    limits = {"RoleName": 64, "InstanceProfileName": 128, "QueueName": 80, "AliasName": 256}
+    found = {}
+    for template in stacks_of(edited(("  name: irtp\n", f"  name: {name}\n"))).values():
+        for resource in template["Resources"].values():
+            for key, limit in limits.items():
+                value = resource["Properties"].get(key)
+                if isinstance(value, str) and name in value:
+                    found[value] = limit
+    assert any(len(value) == 64 for value in found)  # the bound is tight: one role name is exactly 64
+    assert all(len(value) <= limit for value, limit in found.items())

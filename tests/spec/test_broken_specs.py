@@ -163,6 +163,12 @@ CORPUS = [
         f"(cluster.endpointAccess.peeredVpcs[0].cidr); {OVERLAP_FIX}",
     ),
     case(
+        "cluster-name-too-long-for-its-iam-roles",
+        ("  name: irtp\n", "  name: " + "p" * 43 + "\n"),
+        f"platform.yaml:12 cluster.name: '{'p' * 43}' has the wrong format; start with a letter; use letters, "
+        "digits and '-', at most 42 characters (the IAM role <name>-fargate-pod-execution must fit IAM's 64)",
+    ),
+    case(
         "bad-region-format",
         ("  region: us-east-1\n", "  region: us-east1\n"),
         "platform.yaml:13 cluster.region: 'us-east1' has the wrong format; use an AWS region name like us-east-1",

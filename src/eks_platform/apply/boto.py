@@ -51,7 +51,8 @@ from eks_platform.apply.ports import (
 )
 from eks_platform.errors import ApplyError, UsageError
 
-RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 10})
+MAX_ATTEMPTS = 10
+RETRIES = Config(retries={"mode": "adaptive", "total_max_attempts": MAX_ATTEMPTS})
 TEMPLATE_BODY_LIMIT = 51_200  # bytes; CloudFormation wants larger templates uploaded to S3
 NO_CHANGES = "eksp:no-changes:"  # the id of a change set the service refused to make: nothing changed
 EVENT_PAGES = 3  # describe_stack_events pages read per call (100 events each): enough to follow one run
@@ -65,6 +66,20 @@ REGION_FIX = "set AWS_REGION or pass --region"
 _NOT_FOUND_CODES = frozenset({"ResourceNotFoundException", "NotFoundException", "NoSuchEntity"})
 _DENIED_CODES = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "Forbidden"}
+)
+# what botocore's retry mode retries as throttling; seen here only once its attempts (RETRIES) are used up
+_THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
 )
 _BAD_CREDENTIALS_CODES = frozenset(
     {
@@ -125,6 +140,12 @@ def map_client_error(error: ClientError, *, service: str, resource: str) -> Appl
         return ApplyError(
             f"{action} on {resource} was denied: {message}; "
             f"fix: grant {action} to the caller (AWS_PROFILE or the role in use), or use a profile that has it"
+        )
+    if code in _THROTTLING_CODES:
+        return ApplyError(
+            f"{action} on {resource} was throttled by AWS {MAX_ATTEMPTS} times in a row "
+            f"({code}: {message}); fix: run `eksp up` again in a few minutes (it resumes where it stopped), "
+            "or ask AWS for a higher API rate limit if other tools share this account's quota"
         )
     return ApplyError(f"{action} on {resource} failed: {message}")
 

@@ -43,6 +43,10 @@ AMI_ALIAS = "bottlerocket@latest"
 # Labels and taints eks-platform puts on nodes and pods
 POOL_LABEL = "eks-platform.io/pool"
 PILOT_LABEL = "eks-platform.io/pilot"
+# IAM role names are at most 64 characters; the longest one derived from the cluster name is
+# "<name>-fargate-pod-execution", which bounds the name (EKS alone would allow 100)
+MAX_CLUSTER_NAME = 64 - len("-fargate-pod-execution")
+
 FARGATE_POD_LABEL = "eks-platform.io/compute"
 FARGATE_POD_LABEL_VALUE = "fargate"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from eks_platform.errors import Loc, SpecError, SpecIssue
+from eks_platform.spec import defaults as d
 from eks_platform.spec.defaults import complete
 from eks_platform.spec.instance_catalog import InstanceCatalog, load_catalog
 from eks_platform.spec.model import Platform
@@ -202,7 +203,10 @@ def _key_name(loc: Loc) -> str:
 
 _DNS_LABEL_FIX = "use lower-case letters, digits and '-', starting and ending with a letter or digit"
 _PATTERN_FIXES: dict[Loc, str] = {
-    ("cluster", "name"): "start with a letter; use letters, digits and '-' (at most 100)",
+    ("cluster", "name"): (
+        f"start with a letter; use letters, digits and '-', at most {d.MAX_CLUSTER_NAME} characters "
+        "(the IAM role <name>-fargate-pod-execution must fit IAM's 64)"
+    ),
     ("cluster", "region"): "use an AWS region name like us-east-1",
     ("cluster", "kubernetesVersion"): 'write the minor version as a string, like "1.33"',
     ("cluster", "vpc", "id"): "use a VPC id like vpc-0a1b2c3d4e5f60718",

@@ -62,7 +62,7 @@ class AccessEntry(Base):
 
 
 class ClusterSpec(Base):
-    name: Annotated[str, Field(pattern=r"^[a-zA-Z][a-zA-Z0-9-]{0,99}$")]
+    name: Annotated[str, Field(pattern=rf"^[a-zA-Z][a-zA-Z0-9-]{{0,{d.MAX_CLUSTER_NAME - 1}}}$")]
     region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d$")]
     kubernetes_version: Annotated[str, Field(pattern=r"^1\.\d{2}$")] = d.KUBERNETES_VERSION
     vpc: VpcSpec
