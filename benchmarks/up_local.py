@@ -15,8 +15,9 @@ from typing import Any
 
 from eks_platform.apply.boto import clients
 from eks_platform.apply.eks import EksReconciler
-from eks_platform.apply.engine import Aws, Run, up
+from eks_platform.apply.engine import up
 from eks_platform.apply.local import LocalAws
+from eks_platform.apply.run import Aws, Run
 from eks_platform.apply.stacks import StackDeployer
 from eks_platform.apply.standins import stand_ins_on
 from eks_platform.checks import check

@@ -20,10 +20,11 @@ from rich.table import Table
 from eks_platform import __version__
 from eks_platform.apply.boto import clients
 from eks_platform.apply.eks import EksReconciler
-from eks_platform.apply.engine import Aws, Outcome, Run
+from eks_platform.apply.engine import Outcome
 from eks_platform.apply.engine import down as engine_down
 from eks_platform.apply.engine import up as engine_up
 from eks_platform.apply.local import NOT_EMULATED, LocalAws
+from eks_platform.apply.run import Aws, Run
 from eks_platform.apply.stacks import StackDeployer
 from eks_platform.apply.standins import stand_ins_on
 from eks_platform.checks import RULES, check

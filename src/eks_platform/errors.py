@@ -77,3 +77,15 @@ class NotFound(EksPlatformError):
 
 class Conflict(EksPlatformError):
     """Someone else owns what we tried to change."""
+
+
+class KubeError(ApplyError):
+    """The Kubernetes API refused or failed a call."""
+
+
+class KubeUnreachable(KubeError):
+    """The API server cannot be reached (for a private endpoint: not on the VPN or a peered VPC)."""
+
+
+class HelmError(ApplyError):
+    """A helm command failed, or helm is missing."""

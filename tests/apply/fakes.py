@@ -163,7 +163,9 @@ class FakeEks:
             True,
             cluster_security_group_id="sg-cluster",
             oidc_issuer="https://oidc.example/id/X",
+            endpoint=f"https://{name.upper()}.gr7.us-east-1.eks.amazonaws.com",
             log_types=item["logs"],
+            certificate_authority="LS0tLS1CRUdJTi...",
         )
 
     def update_cluster(self, *, name: str, private_only: bool, log_types: Any) -> None:
@@ -241,7 +243,7 @@ class FakeEc2:
         self.instances = [item for item in self.instances if item.id not in gone]
 
 
-MUTATING_PREFIXES = ("create", "execute", "delete", "tag", "terminate", "update", "associate")
+MUTATING_PREFIXES = ("create", "execute", "delete", "tag", "terminate", "update", "associate", "apply", "upgrade", "uninstall")
 
 
 class Crash(Exception):
@@ -264,6 +266,8 @@ class CrashAfter:
             return attribute
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("dry_run"):  # a server-side dry run changes nothing
+                return attribute(*args, **kwargs)
             with self.lock:
                 if self.countdown[0] <= 0:
                     raise Crash(f"{name} after the crash")

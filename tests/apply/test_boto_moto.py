@@ -196,7 +196,9 @@ def test_a_private_cluster_and_a_fargate_profile_round_trip(moto: Moto) -> None:
         oidc_issuer=state.oidc_issuer,
         endpoint=state.endpoint,
         log_types=("api", "audit"),
+        certificate_authority=state.certificate_authority,
     )
+    assert state.certificate_authority  # read from certificateAuthority.data: the cluster side needs it
     # drift converges through update_cluster_config: a log type turned off by hand comes back
     eks.update_cluster(name="irtp", private_only=True, log_types=["api"])
     updated = eks.cluster("irtp")

@@ -12,8 +12,9 @@ from tests.apply.fakes import Crash, CrashAfter, FakeAccess, FakeClock, FakeClou
 from tests.reference_edits import catalog
 
 from eks_platform.apply.eks import EksReconciler
-from eks_platform.apply.engine import Aws, Run, down, up
+from eks_platform.apply.engine import down, up
 from eks_platform.apply.ports import Leftover
+from eks_platform.apply.run import Aws, Run
 from eks_platform.apply.stacks import StackDeployer
 from eks_platform.render import render
 from eks_platform.spec.loading import load_reference

@@ -367,6 +367,7 @@ class BotoEks:
             oidc_issuer=((cluster.get("identity") or {}).get("oidc") or {}).get("issuer") or None,
             endpoint=cluster.get("endpoint") or None,
             log_types=_enabled_logs(cluster.get("logging")),
+            certificate_authority=(cluster.get("certificateAuthority") or {}).get("data") or None,
         )
 
     def update_cluster(self, *, name: str, private_only: bool, log_types: Sequence[str] | None) -> None:

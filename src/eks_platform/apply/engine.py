@@ -18,104 +18,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eks_platform.apply.eks import ClusterPlan, EksReconciler, ProfileSpec, ProfilesPlan
+from eks_platform.apply.cluster import cluster_steps
+from eks_platform.apply.eks import ClusterPlan, ProfileSpec, ProfilesPlan
 from eks_platform.apply.ports import (
     AccessPolicyAssociation,
     AddonState,
     ClusterRequest,
-    ClusterState,
-    Ec2,
-    EksAccess,
-    EksAddons,
     Leftover,
 )
+from eks_platform.apply.run import BEFORE_CLUSTER, DISCOVERY_TAG, Run, Step
 from eks_platform.apply.schedule import run_steps, waves
-from eks_platform.apply.stacks import StackDeployer, StackPlan, template_changes
+from eks_platform.apply.stacks import StackPlan, template_changes
 from eks_platform.errors import ApplyError
 from eks_platform.render.bundle import Bundle
-from eks_platform.spec.model import Platform
-
-CLUSTER_TAG = "eks-platform.io/cluster"
-DISCOVERY_TAG = "karpenter.sh/discovery"
-BEFORE_CLUSTER = ("vpc", "kms", "iam")
-
-Progress = Callable[[str], None]
-
-
-@dataclass
-class Aws:
-    """The ports one run uses, built once at the edge (cli.py)."""
-
-    stacks: StackDeployer
-    eks: EksReconciler
-    ec2: Ec2
-    addons: EksAddons | None  # None: not available (the local emulator does not implement them)
-    access: EksAccess | None = None  # None: not available (the local emulator does not implement them)
-    not_emulated: Mapping[str, str] = field(default_factory=dict)
-    id_map: Mapping[str, str] = field(default_factory=dict)  # the spec's ids -> the emulator's stand-ins
-
-
-@dataclass
-class Run:
-    platform: Platform
-    bundle: Bundle
-    aws: Aws
-    progress: Progress
-    outputs: dict[str, dict[str, str]] = field(default_factory=dict)  # stack short name -> outputs
-    cluster: ClusterState | None = None
-    workers: int = 4  # steps run at once; CloudFormation and EKS take calls on different resources in parallel
-
-    @property
-    def name(self) -> str:
-        return self.platform.cluster.name
-
-    def stack_name(self, short: str) -> str:
-        return f"{self.name}-{short}"
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return {**self.platform.cluster.tags, CLUSTER_TAG: self.name}
-
-    def real_id(self, spec_id: str) -> str:
-        return self.aws.id_map.get(spec_id, spec_id)
-
-    def output(self, name: str, *, needed_by: str) -> str:
-        for outputs in self.outputs.values():
-            if name in outputs:
-                return outputs[name]
-        raise ApplyError(f"{needed_by} needs {name}, which no stack applied so far gives")
-
-    def vpc_id(self) -> str:
-        vpc = self.platform.cluster.vpc
-        return self.real_id(vpc.id) if vpc.id else self.output("VpcId", needed_by="the VPC id")
-
-    def subnet_ids(self) -> list[str]:
-        vpc = self.platform.cluster.vpc
-        if vpc.private_subnet_ids:
-            return [self.real_id(s) for s in vpc.private_subnet_ids]
-        return self.output("PrivateSubnetIds", needed_by="the private subnets").split(",")
-
 
 # --- steps -----------------------------------------------------------------------------------------
-
-
-class Step:
-    after: frozenset[str] = frozenset()  # the names of the steps this one waits for; set by up_steps
-
-    @property
-    def name(self) -> str:
-        raise NotImplementedError
-
-    @property
-    def changes(self) -> bool:
-        """Whether the last plan found anything to do (tagging the subnets again is not a change)."""
-        return False
-
-    def plan(self, run: Run, *, dry_run: bool) -> list[str]:
-        raise NotImplementedError
-
-    def apply(self, run: Run) -> None:
-        raise NotImplementedError
 
 
 @dataclass
@@ -382,8 +299,9 @@ class DiscoveryTagsStep(Step):
 _SPEC_OR_VPC_PARAMETERS = frozenset({"VpcId", "PrivateSubnetIds", "SubnetIds"})
 
 
-def up_steps(bundle: Bundle) -> list[Step]:
-    """The steps of `up`, each with what it waits for. A stack waits for the steps its parameters come
+def up_steps(bundle: Bundle, *, cluster_side: bool = True) -> list[Step]:
+    """The steps of `up`, each with what it waits for: the AWS side, then the cluster side (apply/cluster.py;
+    one line saying why when there is no cluster access). A stack waits for the steps its parameters come
     from; the EKS steps wait for the stacks whose outputs they use."""
     vpc = {"stack vpc"} if "vpc" in bundle.stacks else set()
     cluster = ClusterStep()
@@ -407,7 +325,10 @@ def up_steps(bundle: Bundle) -> list[Step]:
     access.after = frozenset({cluster.name})
     discovery.after = frozenset(vpc)
     before = [step for step in stacks if step.name.split()[-1] in BEFORE_CLUSTER]
-    return [*before, cluster, *[s for s in stacks if s not in before], profiles, addons, access, discovery]
+    aws = [*before, cluster, *[s for s in stacks if s not in before], profiles, addons, access, discovery]
+    if not cluster_side:
+        return aws
+    return aws + cluster_steps(bundle.manifests, bundle.releases, {step.name for step in aws})
 
 
 def describe_order(steps: Sequence[Step]) -> str:
@@ -428,7 +349,7 @@ class Outcome:
 def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> Outcome:
     """Plan every step (a dry run stops there), confirm, then plan and apply each step once the steps it
     waits for are done, several at a time. The plan lists the steps in order, whatever order they ran in."""
-    steps = up_steps(run.bundle)
+    steps = up_steps(run.bundle, cluster_side=run.cluster_side is not None)
     plans: dict[str, list[str]] = {}
 
     def plan(step: Step) -> None:
@@ -436,6 +357,8 @@ def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> 
 
     run_steps(steps, plan, workers=run.workers)
     described = [line for step in steps for line in plans[step.name]]
+    if run.cluster_side is None:
+        described.append(f"cluster side: skipped ({run.no_cluster_side})")
     if run.workers > 1:
         described.append(describe_order(steps) + " (steps joined by + run at the same time)")
     changed = any(step.changes for step in steps)
@@ -450,7 +373,7 @@ def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> 
             run.progress(line)
         step.apply(run)
 
-    run_steps(up_steps(run.bundle), apply, workers=run.workers)
+    run_steps(up_steps(run.bundle, cluster_side=run.cluster_side is not None), apply, workers=run.workers)
     return Outcome(tuple(described), changed, applied=True)
 
 

@@ -87,6 +87,7 @@ class ClusterState:
     oidc_issuer: str | None = None
     endpoint: str | None = None
     log_types: tuple[str, ...] | None = None  # enabled control-plane log types; None: not reported
+    certificate_authority: str | None = None  # base64 PEM, as EKS reports it
 
 
 @dataclass(frozen=True)

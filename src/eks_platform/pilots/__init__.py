@@ -1,0 +1,1 @@
+"""Pilots: one pilot deployment on one dedicated node (pure: objects, patches, the fit)."""
