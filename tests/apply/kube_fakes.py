@@ -89,7 +89,7 @@ class FakeKube:
 
     def list(self, api_version: str, kind: str, *, namespace: str | None = None, labels: str = "") -> list[Obj]:
         self._reach()
-        wanted = dict(part.split("=", 1) for part in labels.split(",") if part)
+        terms = [part.split("=", 1) for part in labels.split(",") if part]  # "key=value" or "key" (exists)
         found = []
         for ref, obj in sorted(self.objects.items(), key=lambda item: str(item[0])):
             if (ref.api_version, ref.kind) != (api_version, kind):
@@ -97,7 +97,7 @@ class FakeKube:
             if namespace is not None and ref.namespace != namespace:
                 continue
             have = (obj.get("metadata") or {}).get("labels") or {}
-            if all(have.get(k) == v for k, v in wanted.items()):
+            if all((term[0] in have) if len(term) == 1 else have.get(term[0]) == term[1] for term in terms):
                 found.append(copy.deepcopy(obj))
         return found
 

@@ -15,7 +15,7 @@ from tests.apply.test_engine import reference
 
 from eks_platform.apply.cluster import AWS_NODE, changed_paths, comparable, filled_values
 from eks_platform.apply.eks import EksReconciler
-from eks_platform.apply.engine import up
+from eks_platform.apply.engine import down, up
 from eks_platform.apply.kube_ports import MANAGED_BY_LABEL, ObjectRef
 from eks_platform.apply.run import Aws, ClusterSide, Run
 from eks_platform.apply.stacks import StackDeployer
@@ -229,3 +229,41 @@ def test_comparing_ignores_what_the_server_sets() -> None:
     live = {"kind": "X", "metadata": {"name": "a", "resourceVersion": "7", "uid": "u", "managedFields": []}, "status": {"a": 1}, "spec": {"x": 1}}
     assert changed_paths(comparable(live), comparable({"kind": "X", "metadata": {"name": "a"}, "spec": {"x": 1}})) == []
     assert changed_paths({"spec": {"x": 1, "y": 2}}, {"spec": {"x": 2, "z": 3}}) == ["~ spec.x", "- spec.y", "+ spec.z"]
+
+
+def test_down_deletes_every_karpenter_pool_and_waits_for_its_nodes_before_the_cluster_goes() -> None:
+    world = World()
+    up(world.run(), dry_run=False, confirm=yes)
+    team_pool = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "team-pool"}}
+    world.kube.objects[ObjectRef.of(team_pool)] = team_pool  # not the platform's: it must go too
+    for pool in ("default", "team-pool"):
+        node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"ip-10-20-0-{len(pool)}", "labels": {"karpenter.sh/nodepool": pool}}}
+        world.kube.objects[ObjectRef.of(node)] = node
+    polls = []
+    delete = world.kube.delete
+
+    def karpenter_drains(ref: ObjectRef) -> bool:
+        gone = delete(ref)
+        if ref.kind == "NodePool":  # Karpenter drains and terminates the pool's node a little later
+            polls.append(ref.name)
+        return gone
+
+    list_objects = world.kube.list
+
+    def nodes_left(api_version: str, kind: str, **kwargs: Any) -> list[Any]:
+        found = list_objects(api_version, kind, **kwargs)
+        if kind == "Node" and polls:
+            polls.pop()
+            for obj in found[:1]:
+                world.kube.objects.pop(ObjectRef.of(obj))
+        return found
+
+    world.kube.delete = karpenter_drains  # type: ignore[method-assign]
+    world.kube.list = nodes_left  # type: ignore[method-assign]
+    outcome = down(world.run(), confirm=yes)
+    assert outcome.plan[0] == "delete Karpenter's node pools and wait until their nodes are gone"
+    removed = list(outcome.removed)
+    assert "NodePool team-pool" in removed and "NodePool default" in removed
+    assert removed.index("NodePool default") < removed.index("fargate profile core")
+    assert not [ref for ref in world.kube.objects if ref.kind in ("Node", "NodePool")]
+    assert any(line.startswith("karpenter pools: waiting for") for line in world.progress)

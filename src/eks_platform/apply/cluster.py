@@ -538,3 +538,52 @@ def _wait_available(run: Run, kube: Kube, ref: ObjectRef, what: str) -> None:
             )
         run.progress(f"{what}: waiting until Available")
         side.clock.sleep(side.poll_seconds)
+
+
+# --- down: Karpenter's nodes go before the cluster --------------------------------------------------
+
+_POOL_KINDS = (("karpenter.sh/v1", "NodePool"), ("karpenter.sh/v1alpha5", "Provisioner"))
+_KARPENTER_NODE_LABELS = ("karpenter.sh/nodepool", "karpenter.sh/provisioner-name")
+
+
+def karpenter_nodes(kube: Kube) -> list[str]:
+    return sorted(
+        {
+            str(node["metadata"]["name"])
+            for label in _KARPENTER_NODE_LABELS
+            for node in kube.list("v1", "Node", labels=label)
+        }
+    )
+
+
+def delete_node_pools(run: Run) -> list[str]:
+    """Delete every Karpenter pool (the platform's and anyone's: a pool left behind keeps its nodes) and wait
+    until Karpenter has drained and terminated their nodes. Returns what was removed. When the API server
+    cannot be reached, says so: the EC2 sweep by tag that follows still terminates the instances."""
+    side = run.cluster_side
+    if side is None or run.cluster is None:
+        return []
+    ports = side.ports(run.cluster)
+    if ports is None:
+        return []
+    kube = ports[0]
+    try:
+        kube.server_version()
+    except KubeUnreachable as error:
+        run.progress(f"karpenter pools: not deleted through Kubernetes ({error}); the EC2 sweep by tag follows")
+        return []
+    removed = []
+    for api_version, kind in _POOL_KINDS:
+        for pool in kube.list(api_version, kind):
+            ref = ObjectRef.of(pool)
+            if kube.delete(ref):
+                removed.append(str(ref))
+                run.progress(f"karpenter pools: deleted {ref}")
+    deadline = side.clock.now() + side.ready_timeout_seconds
+    while nodes := karpenter_nodes(kube):
+        if side.clock.now() >= deadline:
+            run.progress(f"karpenter pools: {len(nodes)} node(s) still there after the wait; the EC2 sweep follows")
+            break
+        run.progress(f"karpenter pools: waiting for {len(nodes)} node(s) to go: {', '.join(nodes)}")
+        side.clock.sleep(side.poll_seconds)
+    return removed

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eks_platform.apply.cluster import cluster_steps
+from eks_platform.apply.cluster import cluster_steps, delete_node_pools
 from eks_platform.apply.eks import ClusterPlan, ProfileSpec, ProfilesPlan
 from eks_platform.apply.ports import (
     AccessPolicyAssociation,
@@ -380,6 +380,9 @@ def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> 
 def down(run: Run, *, confirm: Callable[[Sequence[str]], bool]) -> Outcome:
     shorts = [short for short in reversed(list(run.bundle.stacks))]
     plan = [
+        "delete Karpenter's node pools and wait until their nodes are gone"
+        if run.cluster_side is not None
+        else f"Karpenter's node pools: not deleted through Kubernetes ({run.no_cluster_side})",
         f"delete the Fargate profiles of {run.name} (stops Karpenter)",
         f"terminate EC2 instances and delete network interfaces and launch templates tagged for {run.name}",
         f"delete stacks {', '.join(run.stack_name(s) for s in shorts if s not in BEFORE_CLUSTER)}",
@@ -389,7 +392,9 @@ def down(run: Run, *, confirm: Callable[[Sequence[str]], bool]) -> Outcome:
     ]
     if not confirm(plan):
         return Outcome(tuple(plan), changed=True, applied=False)
-    removed: list[str] = [f"fargate profile {name}" for name in run.aws.eks.delete_profiles(run.name)]
+    run.cluster = run.aws.eks.eks.cluster(run.name)
+    removed = delete_node_pools(run)
+    removed += [f"fargate profile {name}" for name in run.aws.eks.delete_profiles(run.name)]
     leftovers = run.aws.ec2.leftovers(run.name)
     if leftovers:
         run.progress(f"terminating {len(leftovers)} leftover(s): {_leftover_list(leftovers)}")
