@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint golden benchmark clean
+.PHONY: setup tools demo test lint golden benchmark clean
 
 setup: $(VENV)/.installed
 
@@ -11,6 +11,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,local]'
 	touch $@
+
+tools: .tools/bin/helm  ## helm 3 for the tests (the product uses your own helm on PATH)
+
+.tools/bin/helm: scripts/get-helm
+	scripts/get-helm
 
 demo: setup  ## render the reference platform, check it, bring its AWS side up and down on the local emulator
 	$(VENV)/bin/eksp render -o out/
@@ -25,7 +30,7 @@ lint: setup
 	$(VENV)/bin/mypy src
 	$(VENV)/bin/lint-imports
 
-test: lint  ## lint, type-check, import contracts, then every test
+test: lint tools  ## lint, type-check, import contracts, then every test
 	$(VENV)/bin/pytest
 
 golden: setup  ## rewrite tests/golden from the current render; review the diff
@@ -37,4 +42,4 @@ benchmark: setup
 	$(PY) benchmarks/up_local.py
 
 clean:
-	rm -rf $(VENV) out .eksp-local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools out .eksp-local .pytest_cache .mypy_cache .ruff_cache
