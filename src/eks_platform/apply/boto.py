@@ -673,6 +673,7 @@ class AwsAdapters:
     clock: Clock
     region: str
     endpoint_url: str | None = None
+    session: Any = None  # the boto3 Session, for the EKS token (eks_token.py)
 
 
 def clients(
@@ -715,6 +716,7 @@ def clients(
             clock=SystemClock(),
             region=str(resolved),
             endpoint_url=endpoint_url,
+            session=session,
         )
     except BotoCoreError as error:
         raise map_botocore_error(error) from error

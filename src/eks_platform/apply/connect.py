@@ -1,0 +1,113 @@
+"""How eksp reaches a cluster, for up, diff, down, status and pilots.
+
+By default straight from AWS, as `aws eks update-kubeconfig` would set it up but without touching the
+user's kubeconfig: the endpoint and CA from DescribeCluster, a bearer token signed with the caller's AWS
+credentials (eks_token.py), and for helm a private kubeconfig whose user runs `eksp token` (an exec
+credential plugin, so helm's long --wait never outlives a token). With --context, kubectl's way instead:
+that context of KUBECONFIG (or ~/.kube/config), for helm too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from eks_platform.apply.eks_token import eks_token
+from eks_platform.apply.helm import HelmCli
+from eks_platform.apply.kube import connect_eks, connect_kubeconfig
+from eks_platform.apply.kube_ports import Helm, Kube
+from eks_platform.apply.ports import ClusterState
+from eks_platform.errors import ApplyError
+
+TOKEN_LIFETIME = timedelta(minutes=14)  # EKS accepts a token for 15 minutes
+EXEC_API = "client.authentication.k8s.io/v1beta1"
+
+
+def exec_credential(session: Any, cluster: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """What `eksp token` prints: a Kubernetes ExecCredential, as `aws eks get-token` prints it."""
+    expires = (now or datetime.now(UTC)) + TOKEN_LIFETIME
+    return {
+        "kind": "ExecCredential",
+        "apiVersion": EXEC_API,
+        "spec": {},
+        "status": {"expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ"), "token": eks_token(session, cluster)},
+    }
+
+
+def helm_kubeconfig(cluster: ClusterState, *, region: str, profile: str | None) -> dict[str, Any]:
+    """A kubeconfig for helm alone: the cluster's endpoint and CA, and `eksp token` as the credential plugin."""
+    args = ["-m", "eks_platform", "token", "--cluster", cluster.name, "--region", region]
+    if profile:
+        args += ["--profile", profile]
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": cluster.name,
+                "cluster": {"server": cluster.endpoint, "certificate-authority-data": cluster.certificate_authority},
+            }
+        ],
+        "users": [
+            {
+                "name": "eksp",
+                "user": {
+                    "exec": {
+                        "apiVersion": EXEC_API,
+                        "command": sys.executable,
+                        "args": args,
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+        "contexts": [{"name": cluster.name, "context": {"cluster": cluster.name, "user": "eksp"}}],
+        "current-context": cluster.name,
+    }
+
+
+@dataclass
+class Connector:
+    """Builds the Kube and Helm ports for a cluster; the temp kubeconfig lives as long as `stack`."""
+
+    session: Any
+    region: str
+    profile: str | None
+    context: str | None
+    kubeconfig: str | None
+    stack: contextlib.ExitStack
+
+    def __call__(self, cluster: ClusterState) -> tuple[Kube, Helm]:
+        if self.context or self.kubeconfig:
+            return connect_kubeconfig(self.kubeconfig, self.context), HelmCli(
+                kubeconfig=self.kubeconfig, context=self.context
+            )
+        if not cluster.endpoint or not cluster.certificate_authority:
+            raise ApplyError(f"EKS reports no endpoint or CA for cluster {cluster.name} yet; run the command again")
+        kube = connect_eks(
+            cluster.endpoint, cluster.certificate_authority, lambda: eks_token(self.session, cluster.name)
+        )
+        folder = Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix="eksp-")))
+        path = folder / "kubeconfig"
+        path.write_text(yaml.safe_dump(helm_kubeconfig(cluster, region=self.region, profile=self.profile)))
+        path.chmod(0o600)
+        return kube, HelmCli(kubeconfig=str(path))
+
+
+@contextlib.contextmanager
+def kubeconfig_only(context: str | None, kubeconfig: str | None) -> Iterator[tuple[Kube, Helm]]:
+    """The ports from a kubeconfig alone (no AWS call): `eksp status --context`, pilots with --context."""
+    yield connect_kubeconfig(kubeconfig, context), HelmCli(kubeconfig=kubeconfig, context=context)
+
+
+def credential_json(session: Any, cluster: str) -> str:
+    return json.dumps(exec_credential(session, cluster))

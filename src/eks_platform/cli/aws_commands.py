@@ -1,0 +1,183 @@
+"""eksp up, diff, down: the AWS side and the cluster side, planned before applied."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from eks_platform.apply.boto import clients
+from eks_platform.apply.eks import EksReconciler
+from eks_platform.apply.engine import Outcome
+from eks_platform.apply.engine import down as engine_down
+from eks_platform.apply.engine import up as engine_up
+from eks_platform.apply.local import NOT_EMULATED, LocalAws
+from eks_platform.apply.run import Aws, Run
+from eks_platform.apply.stacks import StackDeployer
+from eks_platform.apply.standins import stand_ins_on
+from eks_platform.checks import check
+from eks_platform.checks.finding import Severity
+from eks_platform.cli.common import (
+    Local,
+    Output,
+    Profile,
+    Region,
+    ResultOutput,
+    SpecFile,
+    State,
+    Yes,
+    app,
+    confirm_with,
+    err,
+    fail,
+    load_spec,
+    out,
+)
+from eks_platform.errors import ApplyError, EksPlatformError, SpecError, UsageError
+from eks_platform.render import render
+from eks_platform.spec.instance_catalog import load_catalog
+from eks_platform.spec.loading import LoadedSpec
+
+
+@contextlib.contextmanager
+def _aws_run(
+    loaded: LoadedSpec, *, local: bool, state: Path | None, profile: str | None, region: str | None
+) -> Iterator[Run]:
+    bundle = render(loaded.platform, catalog=load_catalog())
+    progress: Callable[[str], None] = lambda text: err.print(f"  {text}", highlight=False, markup=False)  # noqa: E731
+    if state is not None and not local:
+        raise UsageError("--state keeps the local emulator's state: use it together with --local")
+    with contextlib.ExitStack() as stack:
+        notes: list[str] = []
+        id_map: dict[str, str] = {}
+        not_emulated: dict[str, str] = {}
+        if local:
+            endpoint = stack.enter_context(LocalAws(state_dir=state, region=loaded.platform.cluster.region))
+            adapters = clients(
+                profile=None, region=endpoint.region, endpoint_url=endpoint.url, credentials=endpoint.credentials
+            )
+            id_map, notes = stand_ins_on(endpoint, loaded.platform)
+            not_emulated = dict(NOT_EMULATED)
+            for note in notes:
+                err.print(f"local: {note}", highlight=False, markup=False)
+        else:
+            adapters = clients(profile=profile, region=region, endpoint_url=None)
+        aws = Aws(
+            stacks=StackDeployer(adapters.cloudformation, adapters.clock, progress, poll_seconds=1 if local else 5),
+            eks=EksReconciler(adapters.eks, adapters.clock, progress, poll_seconds=1 if local else 15),
+            ec2=adapters.ec2,
+            addons=None if local else adapters.addons,
+            access=None if local else adapters.access,
+            not_emulated=not_emulated,
+            id_map=id_map,
+        )
+        yield Run(platform=loaded.platform, bundle=bundle, aws=aws, progress=progress)
+
+
+def _refuse_on_check_errors(loaded: LoadedSpec) -> None:
+    report = check(loaded, catalog=load_catalog())
+    if report.exit_code:
+        raise ApplyError(
+            f"`eksp check` reports {report.count(Severity.error)} error(s): up does not start; "
+            "run `eksp check` to see them, fix the spec, then run up again"
+        )
+
+
+def _print_outcome(outcome: Outcome, *, output: Output, verb: str) -> None:
+    if output is Output.json:
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "plan": list(outcome.plan),
+                    "changed": outcome.changed,
+                    "applied": outcome.applied,
+                    "removed": list(outcome.removed),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        return
+    for line in outcome.plan:
+        out.print(line, highlight=False, markup=False)
+    if outcome.removed:
+        out.print(f"removed: {', '.join(outcome.removed)}", highlight=False, markup=False)
+    if not outcome.changed:
+        out.print("nothing to do: AWS already matches the spec")
+    elif outcome.applied:
+        out.print(f"{verb}: done")
+    else:
+        out.print(f"{verb}: not applied (plan only)")
+
+
+@app.command("up")
+def up_command(
+    file: SpecFile = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    yes: Yes = False,
+    local: Local = False,
+    state: State = None,
+    profile: Profile = None,
+    region: Region = None,
+    output: ResultOutput = Output.text,
+) -> None:
+    """Bring the AWS side up: plan (per stack and EKS resource), confirm, apply with live progress.
+
+    Idempotent and resumable: run it again after a failure or an interruption. Refuses to start while
+    `eksp check` reports an error. Exit 0 done or nothing to do, 1 failed, 2 bad input."""
+    try:
+        loaded = load_spec(file)
+        _refuse_on_check_errors(loaded)
+        with _aws_run(loaded, local=local, state=state, profile=profile, region=region) as run:
+            outcome = engine_up(run, dry_run=dry_run, confirm=confirm_with(yes, "apply this plan?"))
+            _print_outcome(outcome, output=output, verb="up")
+    except EksPlatformError as error:
+        fail(error, outcome="nothing was changed" if isinstance(error, SpecError) else "")
+        return
+
+
+@app.command("diff")
+def diff_command(
+    file: SpecFile = None,
+    local: Local = False,
+    state: State = None,
+    profile: Profile = None,
+    region: Region = None,
+    output: ResultOutput = Output.text,
+) -> None:
+    """Print what `eksp up` would do (the plan only). Exit 0."""
+    try:
+        loaded = load_spec(file)
+        with _aws_run(loaded, local=local, state=state, profile=profile, region=region) as run:
+            _print_outcome(engine_up(run, dry_run=True, confirm=confirm_with(True, "")), output=output, verb="diff")
+    except EksPlatformError as error:
+        fail(error, outcome="nothing was changed")
+        return
+
+
+@app.command("down")
+def down_command(
+    file: SpecFile = None,
+    yes: Yes = False,
+    local: Local = False,
+    state: State = None,
+    profile: Profile = None,
+    region: Region = None,
+    output: ResultOutput = Output.text,
+) -> None:
+    """Remove the AWS side, in reverse order: Fargate profiles (stops Karpenter), every EC2 instance,
+    network interface and launch template tagged for the cluster, the stacks, the cluster; then verify
+    by tag that nothing is left and print what was removed."""
+    try:
+        loaded = load_spec(file)
+        with _aws_run(loaded, local=local, state=state, profile=profile, region=region) as run:
+            outcome = engine_down(run, confirm=confirm_with(yes, f"remove {loaded.platform.cluster.name} from AWS?"))
+            _print_outcome(outcome, output=output, verb="down")
+    except EksPlatformError as error:
+        fail(error, outcome="nothing was changed")
+        return
