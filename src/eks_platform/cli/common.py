@@ -98,6 +98,17 @@ State = Annotated[
     typer.Option("--state", help="With --local: keep the emulator's state in this folder between commands."),
 ]
 ResultOutput = Annotated[Output, typer.Option("--output", help="Result format.")]
+Context = Annotated[
+    str | None,
+    typer.Option(
+        "--context",
+        help="Reach the cluster through this kubeconfig context (KUBECONFIG, else ~/.kube/config) instead of "
+        "straight from AWS (endpoint, CA and a token signed with your AWS credentials).",
+    ),
+]
+Kubeconfig = Annotated[
+    str | None, typer.Option("--kubeconfig", help="Kubeconfig file for --context (default: KUBECONFIG).")
+]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (needed when stdin is not a terminal).")]
 
 
