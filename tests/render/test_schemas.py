@@ -9,7 +9,7 @@ from tests.render.helpers import reference_bundle
 
 from eks_platform.schemas.crd_validation import known_kinds, validate_custom_resource
 
-CORE_API_VERSIONS = {"v1", "apps/v1", "rbac.authorization.k8s.io/v1", "policy/v1"}
+CORE_API_VERSIONS = {"v1", "apps/v1", "rbac.authorization.k8s.io/v1", "policy/v1", "storage.k8s.io/v1"}
 # Not in ../shared/crds: applied as a partial server-side patch of the operator's own object.
 NO_UPSTREAM_SCHEMA = {("projectcalico.org/v3", "KubeControllersConfiguration")}
 

@@ -19,9 +19,11 @@ from eks_platform.render.calico import (
 )
 from eks_platform.render.karpenter import render_karpenter
 from eks_platform.render.namespaces import render_namespaces
+from eks_platform.render.pilots import render_pilot_limits
 from eks_platform.render.placement import plan_placement
 from eks_platform.render.releases import render_releases
 from eks_platform.render.stacks import render_stacks
+from eks_platform.render.storage import render_storage_classes
 from eks_platform.render.workloads import render_workloads
 from eks_platform.spec.instance_catalog import InstanceCatalog
 from eks_platform.spec.model import Platform
@@ -33,6 +35,7 @@ def render(platform: Platform, *, catalog: InstanceCatalog, strict: bool = True)
     refusals are kept in bundle.placement.refusals and the platform is rendered as the spec asks."""
     plan = plan_placement(platform, strict=strict)
     releases = tuple(render_releases(platform, plan))
+    workloads = tuple(render_workloads(platform, plan, releases))
     manifests = [
         *render_namespaces(platform, plan),
         *render_karpenter(platform, catalog),
@@ -40,6 +43,8 @@ def render(platform: Platform, *, catalog: InstanceCatalog, strict: bool = True)
         render_apiserver(platform, plan),
         render_kube_controllers_configuration(),
         *render_policies(platform, plan),
+        *render_pilot_limits(platform, catalog=catalog, workloads=workloads),
+        *render_storage_classes(platform),
     ]
     return Bundle(
         manifests=tuple(sorted(manifests, key=apply_rank)),
@@ -53,7 +58,7 @@ def render(platform: Platform, *, catalog: InstanceCatalog, strict: bool = True)
             "managed-addons": render_managed_addons(platform, plan),
         },
         placement=plan,
-        workloads=tuple(render_workloads(platform, plan, releases)),
+        workloads=workloads,
         warnings=tuple(warnings(platform)),
         stacks=render_stacks(platform, plan),
     )

@@ -19,6 +19,7 @@ KIND_RANK: dict[str, int] = {
     "ServiceAccount": 2,
     "ConfigMap": 3,
     "Secret": 3,
+    "StorageClass": 4,
     "AWSNodeTemplate": 10,
     "EC2NodeClass": 10,
     "Provisioner": 11,

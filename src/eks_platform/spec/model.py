@@ -255,6 +255,9 @@ class PilotSpec(Base):
     name: DnsLabel
     instance_type: str
     namespace: DnsLabel | None = None  # default: pilot-<name>
+    # The pilot's own manifests: a directory or a file, relative to the spec file. eks-platform pins them to the
+    # pilot's node (pilots/plan.py); None: the pilot brings its workloads some other way.
+    manifests: Annotated[str, Field(min_length=1)] | None = None
 
 
 class NamespaceSpec(Base):

@@ -1,0 +1,353 @@
+"""`eksp pilot create / list / delete`: one pilot deployment on one dedicated node, against a live cluster.
+
+create: refuse before anything is applied when the pilot does not fit its node (pilots/plan.py); else apply
+the pilot's namespace, policies, quota, limit range and pool, then its workloads (patched copies), wait for
+its node and its pods, and say where everything landed. delete: the workloads (with the namespace), then
+the pool, then wait until Karpenter has terminated the node, so no instance leaks.
+
+A pilot made here (not declared in platform.yaml) is labelled managed-by eksp-pilot, so `eksp up`'s prune,
+which deletes only what is labelled managed-by eks-platform, leaves it alone. A pilot declared in
+platform.yaml is `eksp up`'s: create may apply it (the same objects), delete refuses and says so.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from eks_platform.apply.cluster import ObjectChange, plan_objects
+from eks_platform.apply.kube_ports import MANAGED_BY_LABEL, MANAGED_BY_VALUE, Kube, Obj, ObjectRef
+from eks_platform.apply.ports import Clock
+from eks_platform.checks.objects import KubeObject
+from eks_platform.checks.pods import pod_templates
+from eks_platform.checks.rules.fit_common import pod_requests
+from eks_platform.errors import ApplyError, UsageError
+from eks_platform.pilots import PilotPlan
+from eks_platform.plan.allocatable import ZERO, Resources, format_memory, parse_cpu_m, parse_memory_mi
+from eks_platform.render.bundle import apply_rank
+from eks_platform.spec import defaults as d
+from eks_platform.spec.instance_catalog import InstanceCatalog
+
+AD_HOC_MANAGER = "eksp-pilot"
+PILOT_ROLE_LABEL = "eks-platform.io/role"
+HOURS_PER_MONTH = 730
+_POOL_KINDS = (("karpenter.sh/v1", "NodePool"), ("karpenter.sh/v1alpha5", "Provisioner"))
+_INSTANCE_TYPE_KEYS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PodPlace:
+    name: str
+    node: str | None
+    ready: bool
+
+
+@dataclass(frozen=True)
+class PilotOutcome:
+    pilot: str
+    namespace: str
+    instance_type: str
+    dry_run: bool
+    changed: bool
+    objects: tuple[ObjectChange, ...] = ()
+    node: str | None = None
+    pods: tuple[PodPlace, ...] = ()
+    removed: tuple[str, ...] = ()
+    compared: str = ""  # "" when compared with the live cluster, else why not
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "pilot": self.pilot,
+            "changed": self.changed,
+            "dryRun": self.dry_run,
+            "instanceType": self.instance_type,
+            "namespace": self.namespace,
+            "objects": [
+                {"kind": c.ref.kind, "namespace": c.ref.namespace, "name": c.ref.name, "action": c.action}
+                for c in self.objects
+            ],
+            "node": self.node,
+            "pods": [{"name": p.name, "node": p.node, "ready": p.ready} for p in self.pods],
+            "removed": list(self.removed),
+        }
+
+
+@dataclass
+class Waits:
+    clock: Clock
+    progress: Progress
+    poll_seconds: float = 10.0
+    node_timeout_seconds: float = 600.0  # Karpenter launches a node in about a minute; Bottlerocket boots fast
+    pods_timeout_seconds: float = 900.0
+    delete_timeout_seconds: float = 900.0
+
+
+def pilot_objects(plan: PilotPlan, *, declared: bool) -> list[Obj]:
+    """Everything create applies, in order, each labelled with the pilot; the platform's objects first."""
+    manager = MANAGED_BY_VALUE if declared else AD_HOC_MANAGER
+    platform = [_labelled(obj, plan.pilot.name, manager) for obj in plan.platform_objects]
+    workloads = sorted((_labelled(w.doc, plan.pilot.name, manager) for w in plan.workloads), key=apply_rank)
+    return platform + workloads
+
+
+def _labelled(obj: Obj, pilot: str, manager: str) -> Obj:
+    labelled = copy.deepcopy(obj)
+    labels = labelled.setdefault("metadata", {}).setdefault("labels", {})
+    labels[MANAGED_BY_LABEL] = manager
+    if obj.get("kind") not in ("EC2NodeClass", "AWSNodeTemplate"):  # shared by every pool of that maxPods
+        labels[d.PILOT_LABEL] = pilot
+    return labelled
+
+
+def refuse_unless_fits(plan: PilotPlan) -> None:
+    if plan.refusals:
+        reasons = "\n".join(f"  - {reason}" for reason in plan.refusals)
+        raise UsageError(f"pilot {plan.pilot.name} is not created; nothing was applied:\n{reasons}")
+
+
+def create_pilot(
+    kube: Kube | None, plan: PilotPlan, *, declared: bool, dry_run: bool, waits: Waits, why_offline: str = ""
+) -> PilotOutcome:
+    """Plan, then (unless dry_run) apply and wait. `kube` None: a dry run not compared with a live cluster."""
+    refuse_unless_fits(plan)
+    objects = pilot_objects(plan, declared=declared)
+    name, namespace = plan.pilot.name, plan.pilot.namespace or f"pilot-{plan.pilot.name}"
+    outcome = partial(PilotOutcome, pilot=name, namespace=namespace, instance_type=plan.pilot.instance_type)
+    if kube is None:
+        if not dry_run:
+            raise ApplyError(f"pilot {name}: no cluster to apply to ({why_offline})")
+        changes = tuple(ObjectChange(ObjectRef.of(obj), "create") for obj in objects)
+        return outcome(dry_run=True, changed=True, objects=changes, compared=why_offline)
+    changes = tuple(plan_objects(kube, objects))
+    changed = any(change.action != "unchanged" for change in changes)
+    if dry_run:
+        return outcome(dry_run=True, changed=changed, objects=changes)
+    todo = {change.ref for change in changes if change.action != "unchanged"}
+    for obj in objects:
+        if ObjectRef.of(obj) in todo:
+            kube.apply(obj)
+            waits.progress(f"applied {ObjectRef.of(obj)}")
+    node = _wait_for_node(kube, name, waits)
+    pods = _wait_for_pods(kube, namespace, waits, expected=_pod_owners(plan))
+    return outcome(dry_run=False, changed=changed, objects=changes, node=node, pods=pods)
+
+
+def _pod_owners(plan: PilotPlan) -> int:
+    """How many workloads should have running pods (CronJobs and Jobs may have none yet)."""
+    return sum(1 for template in pod_templates(plan.workloads) if template.owner.kind not in ("CronJob", "Job"))
+
+
+def _pilot_nodes(kube: Kube, name: str) -> list[Obj]:
+    return kube.list("v1", "Node", labels=f"{d.PILOT_LABEL}={name}")
+
+
+def _ready(obj: Obj, condition: str = "Ready") -> bool:
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == condition and c.get("status") == "True" for c in conditions)
+
+
+def _wait_for_node(kube: Kube, name: str, waits: Waits) -> str:
+    deadline = waits.clock.now() + waits.node_timeout_seconds
+    while True:
+        nodes = _pilot_nodes(kube, name)
+        ready = [node for node in nodes if _ready(node)]
+        if ready:
+            node_name = str(ready[0]["metadata"]["name"])
+            waits.progress(f"node {node_name} is Ready")
+            return node_name
+        if waits.clock.now() >= deadline:
+            raise ApplyError(
+                f"pilot {name}: no Ready node after {waits.node_timeout_seconds:.0f} s; fix: check "
+                f"`kubectl describe nodepool pilot-{name}` and the Karpenter controller's logs (instance type "
+                "capacity in the subnets' zones, the node role, the discovery tags), then run create again"
+            )
+        waits.progress("waiting for the pilot's node" + (f" ({len(nodes)} launching)" if nodes else ""))
+        waits.clock.sleep(waits.poll_seconds)
+
+
+def _wait_for_pods(kube: Kube, namespace: str, waits: Waits, *, expected: int) -> tuple[PodPlace, ...]:
+    deadline = waits.clock.now() + waits.pods_timeout_seconds
+    while True:
+        pods = [p for p in kube.list("v1", "Pod", namespace=namespace) if _phase(p) not in ("Succeeded", "Failed")]
+        places = tuple(
+            PodPlace(str(p["metadata"]["name"]), (p.get("spec") or {}).get("nodeName"), _ready(p)) for p in pods
+        )
+        if len(places) >= expected and all(place.ready for place in places):
+            waits.progress(f"{len(places)} pod(s) Ready")
+            return places
+        if waits.clock.now() >= deadline:
+            waiting = ", ".join(p.name for p in places if not p.ready) or f"{expected - len(places)} not created"
+            raise ApplyError(
+                f"pods in {namespace} not Ready after {waits.pods_timeout_seconds:.0f} s: {waiting}; fix: "
+                f"`kubectl -n {namespace} describe pods` (the quota and limit range apply), then run create again"
+            )
+        ready = sum(1 for p in places if p.ready)
+        waits.progress(f"waiting for the pods: {ready}/{max(expected, len(places))} Ready")
+        waits.clock.sleep(waits.poll_seconds)
+
+
+def _phase(pod: Obj) -> str:
+    return str((pod.get("status") or {}).get("phase", ""))
+
+
+# --- list --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PilotInfo:
+    name: str
+    namespace: str
+    instance_type: str
+    node: str | None
+    state: str  # Ready, NotReady, no node
+    pods_ready: int
+    pods: int
+    requested: Resources
+    allocatable: Resources | None
+    price_per_hour: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "instanceType": self.instance_type,
+            "node": self.node,
+            "state": self.state,
+            "pods": {"ready": self.pods_ready, "total": self.pods},
+            "requested": {"cpu": f"{self.requested.cpu_m}m", "memory": f"{self.requested.memory_mi}Mi"},
+            "allocatable": None
+            if self.allocatable is None
+            else {"cpu": f"{self.allocatable.cpu_m}m", "memory": f"{self.allocatable.memory_mi}Mi"},
+            "pricePerHour": self.price_per_hour,
+            "pricePerMonth": None if self.price_per_hour is None else round(self.price_per_hour * HOURS_PER_MONTH, 2),
+        }
+
+    def describe(self) -> str:
+        requested = f"{self.requested.cpu_m}m/{format_memory(self.requested.memory_mi)}"
+        room = f" of {self.allocatable.cpu_m}m/{format_memory(self.allocatable.memory_mi)}" if self.allocatable else ""
+        price = (
+            f"${self.price_per_hour:.4f}/h, ${self.price_per_hour * HOURS_PER_MONTH:.0f}/month"
+            if self.price_per_hour is not None
+            else "price n/a"
+        )
+        return (
+            f"{self.name:<16} {self.instance_type:<13} {self.node or '-':<28} {self.state:<9} "
+            f"{self.pods_ready}/{self.pods} pods  requests {requested}{room}  {price}"
+        )
+
+
+def list_pilots(kube: Kube, catalog: InstanceCatalog) -> list[PilotInfo]:
+    pilots = []
+    for namespace in kube.list("v1", "Namespace", labels=f"{PILOT_ROLE_LABEL}=pilot"):
+        labels = namespace["metadata"].get("labels") or {}
+        name, ns = str(labels.get(d.PILOT_LABEL, "")), str(namespace["metadata"]["name"])
+        if not name:
+            continue
+        nodes = _pilot_nodes(kube, name)
+        node = nodes[0] if nodes else None
+        instance_type = _node_instance_type(node) or _pool_instance_type(kube, name)
+        pods = [p for p in kube.list("v1", "Pod", namespace=ns) if _phase(p) not in ("Succeeded", "Failed")]
+        requested = ZERO
+        for template in pod_templates([KubeObject(pod, origin="live") for pod in pods]):
+            requested += pod_requests(template)
+        known = catalog.get(instance_type)
+        pilots.append(
+            PilotInfo(
+                name=name,
+                namespace=ns,
+                instance_type=instance_type,
+                node=str(node["metadata"]["name"]) if node else None,
+                state=("Ready" if _ready(node) else "NotReady") if node else "no node",
+                pods_ready=sum(1 for p in pods if _ready(p)),
+                pods=len(pods),
+                requested=requested,
+                allocatable=_allocatable(node) if node else None,
+                price_per_hour=known.price_per_hour_us_east_1 if known else None,
+            )
+        )
+    return sorted(pilots, key=lambda p: p.name)
+
+
+def _node_instance_type(node: Obj | None) -> str:
+    labels = ((node or {}).get("metadata") or {}).get("labels") or {}
+    return next((str(labels[key]) for key in _INSTANCE_TYPE_KEYS if key in labels), "")
+
+
+def _pool_instance_type(kube: Kube, name: str) -> str:
+    for api_version, kind in _POOL_KINDS:
+        pool = kube.get(ObjectRef(api_version, kind, f"pilot-{name}"))
+        if pool is None:
+            continue
+        spec = pool.get("spec") or {}
+        requirements = ((spec.get("template") or {}).get("spec") or {}).get("requirements") or spec.get("requirements")
+        for requirement in requirements or []:
+            if requirement.get("key") in _INSTANCE_TYPE_KEYS and requirement.get("values"):
+                return str(requirement["values"][0])
+    return "?"
+
+
+def _allocatable(node: Obj) -> Resources | None:
+    found = (node.get("status") or {}).get("allocatable") or {}
+    cpu, memory = parse_cpu_m(found.get("cpu")), parse_memory_mi(found.get("memory"))
+    if cpu is None or memory is None:
+        return None
+    return Resources(cpu, memory, int(found.get("pods") or 0))
+
+
+# --- delete ------------------------------------------------------------------------------------------
+
+
+def delete_pilot(
+    kube: Kube, name: str, *, declared_in_spec: Sequence[str], dry_run: bool, waits: Waits
+) -> PilotOutcome:
+    if name in declared_in_spec:
+        raise UsageError(
+            f"pilot {name} is declared in platform.yaml (pilots); fix: remove it there and run `eksp up`, which "
+            "deletes it the same way"
+        )
+    namespaces = [
+        ns
+        for ns in kube.list("v1", "Namespace", labels=f"{d.PILOT_LABEL}={name}")
+        if (ns["metadata"].get("labels") or {}).get(PILOT_ROLE_LABEL) == "pilot"
+    ]
+    pools = [
+        ObjectRef(api_version, kind, f"pilot-{name}")
+        for api_version, kind in _POOL_KINDS
+        if kube.get(ObjectRef(api_version, kind, f"pilot-{name}")) is not None
+    ]
+    namespace = str(namespaces[0]["metadata"]["name"]) if namespaces else f"pilot-{name}"
+    targets = [ObjectRef("v1", "Namespace", str(ns["metadata"]["name"])) for ns in namespaces] + pools
+    instance_type = _pool_instance_type(kube, name)
+    outcome = partial(PilotOutcome, pilot=name, namespace=namespace, instance_type=instance_type)
+    removed = tuple(str(ref) for ref in targets)
+    if dry_run or not targets:
+        return outcome(dry_run=dry_run, changed=bool(targets), removed=removed)
+    for ref in targets:  # the namespace first: its workloads go with it, then the pool frees the node
+        if kube.delete(ref):
+            waits.progress(f"deleted {ref}")
+    _wait_until_gone(kube, name, namespace, waits)
+    return outcome(dry_run=False, changed=True, removed=removed)
+
+
+def _wait_until_gone(kube: Kube, name: str, namespace: str, waits: Waits) -> None:
+    deadline = waits.clock.now() + waits.delete_timeout_seconds
+    while True:
+        nodes = [str(node["metadata"]["name"]) for node in _pilot_nodes(kube, name)]
+        namespace_left = kube.get(ObjectRef("v1", "Namespace", namespace)) is not None
+        if not nodes and not namespace_left:
+            waits.progress(f"pilot {name}: its node is gone (Karpenter terminated the instance)")
+            return
+        if waits.clock.now() >= deadline:
+            left = ", ".join([*(f"node {n}" for n in nodes), *([f"namespace {namespace}"] if namespace_left else [])])
+            raise ApplyError(
+                f"pilot {name}: still there after {waits.delete_timeout_seconds:.0f} s: {left}; fix: check the "
+                "Karpenter controller's logs and the node's finalizers, then run delete again (`eksp down` also "
+                "terminates every instance tagged for the cluster)"
+            )
+        waits.progress(f"waiting for {', '.join(nodes) or 'the namespace'} to go")
+        waits.clock.sleep(waits.poll_seconds)
