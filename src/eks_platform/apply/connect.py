@@ -13,7 +13,6 @@ import contextlib
 import json
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from eks_platform.apply.boto import clients
 from eks_platform.apply.eks_token import eks_token
 from eks_platform.apply.helm import HelmCli
 from eks_platform.apply.kube import connect_eks, connect_kubeconfig
@@ -87,27 +87,79 @@ class Connector:
     stack: contextlib.ExitStack
 
     def __call__(self, cluster: ClusterState) -> tuple[Kube, Helm]:
+        return self.kube(cluster), self.helm(cluster)
+
+    def kube(self, cluster: ClusterState) -> Kube:
         if self.context or self.kubeconfig:
-            return connect_kubeconfig(self.kubeconfig, self.context), HelmCli(
-                kubeconfig=self.kubeconfig, context=self.context
-            )
-        if not cluster.endpoint or not cluster.certificate_authority:
-            raise ApplyError(f"EKS reports no endpoint or CA for cluster {cluster.name} yet; run the command again")
-        kube = connect_eks(
-            cluster.endpoint, cluster.certificate_authority, lambda: eks_token(self.session, cluster.name)
-        )
+            return connect_kubeconfig(self.kubeconfig, self.context)
+        endpoint, ca = self._endpoint(cluster)
+        return connect_eks(endpoint, ca, lambda: eks_token(self.session, cluster.name))
+
+    def helm(self, cluster: ClusterState) -> Helm:
+        if self.context or self.kubeconfig:
+            return HelmCli(kubeconfig=self.kubeconfig, context=self.context)
+        self._endpoint(cluster)
         folder = Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix="eksp-")))
         path = folder / "kubeconfig"
         path.write_text(yaml.safe_dump(helm_kubeconfig(cluster, region=self.region, profile=self.profile)))
         path.chmod(0o600)
-        return kube, HelmCli(kubeconfig=str(path))
+        return HelmCli(kubeconfig=str(path))
 
-
-@contextlib.contextmanager
-def kubeconfig_only(context: str | None, kubeconfig: str | None) -> Iterator[tuple[Kube, Helm]]:
-    """The ports from a kubeconfig alone (no AWS call): `eksp status --context`, pilots with --context."""
-    yield connect_kubeconfig(kubeconfig, context), HelmCli(kubeconfig=kubeconfig, context=context)
+    @staticmethod
+    def _endpoint(cluster: ClusterState) -> tuple[str, str]:
+        if not cluster.endpoint or not cluster.certificate_authority:
+            raise ApplyError(f"EKS reports no endpoint or CA for cluster {cluster.name} yet; run the command again")
+        return cluster.endpoint, cluster.certificate_authority
 
 
 def credential_json(session: Any, cluster: str) -> str:
     return json.dumps(exec_credential(session, cluster))
+
+
+def cluster_ports(
+    cluster_name: str,
+    stack: contextlib.ExitStack,
+    *,
+    profile: str | None,
+    region: str | None,
+    context: str | None,
+    kubeconfig: str | None,
+) -> tuple[Kube, Helm]:
+    """Kubernetes and Helm for a cluster that exists: through the kubeconfig context when one is named (no
+    AWS call), else straight from AWS (DescribeCluster, then a signed token)."""
+    connector, cluster = _connector(cluster_name, stack, profile, region, context, kubeconfig)
+    return connector.kube(cluster), connector.helm(cluster)
+
+
+def kube_port(
+    cluster_name: str,
+    stack: contextlib.ExitStack,
+    *,
+    profile: str | None,
+    region: str | None,
+    context: str | None,
+    kubeconfig: str | None,
+) -> Kube:
+    """Kubernetes alone, the same way (pilots need no helm)."""
+    connector, cluster = _connector(cluster_name, stack, profile, region, context, kubeconfig)
+    return connector.kube(cluster)
+
+
+def _connector(
+    cluster_name: str,
+    stack: contextlib.ExitStack,
+    profile: str | None,
+    region: str | None,
+    context: str | None,
+    kubeconfig: str | None,
+) -> tuple[Connector, ClusterState]:
+    if context or kubeconfig:
+        named = ClusterState(name=cluster_name, status="ACTIVE", endpoint_public=False, endpoint_private=True)
+        return Connector(None, region or "", profile, context, kubeconfig, stack), named
+    adapters = clients(profile=profile, region=region, endpoint_url=None)
+    cluster = adapters.eks.cluster(cluster_name)
+    if cluster is None:
+        raise ApplyError(f"EKS cluster {cluster_name} does not exist in {adapters.region}; fix: run `eksp up` first")
+    if cluster.status != "ACTIVE":
+        raise ApplyError(f"EKS cluster {cluster_name} is {cluster.status}, not ACTIVE; run the command again later")
+    return Connector(adapters.session, adapters.region, profile, context, kubeconfig, stack), cluster

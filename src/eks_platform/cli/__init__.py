@@ -11,10 +11,10 @@ import sys
 from eks_platform.cli import spec_commands  # first: their commands come first in --help
 
 # isort: split
-from eks_platform.cli import aws_commands
+from eks_platform.cli import aws_commands, pilot_commands
 from eks_platform.cli.common import app, err
 
-__all__ = ["app", "aws_commands", "main", "spec_commands"]
+__all__ = ["app", "aws_commands", "main", "pilot_commands", "spec_commands"]
 
 
 def main() -> None:

@@ -12,12 +12,11 @@ from typing import Annotated
 import typer
 
 from eks_platform.apply.boto import clients
-from eks_platform.apply.connect import Connector, credential_json, kubeconfig_only
+from eks_platform.apply.connect import Connector, cluster_ports, credential_json
 from eks_platform.apply.eks import EksReconciler
 from eks_platform.apply.engine import Outcome
 from eks_platform.apply.engine import down as engine_down
 from eks_platform.apply.engine import up as engine_up
-from eks_platform.apply.kube_ports import Helm, Kube
 from eks_platform.apply.local import NOT_EMULATED, LocalAws
 from eks_platform.apply.run import Aws, ClusterSide, Run
 from eks_platform.apply.stacks import StackDeployer
@@ -80,7 +79,7 @@ def _aws_run(
             for note in notes:
                 err.print(f"local: {note}", highlight=False, markup=False)
         else:
-            adapters = clients(profile=profile, region=region, endpoint_url=None)
+            adapters = clients(profile=profile, region=region or loaded.platform.cluster.region, endpoint_url=None)
         aws = Aws(
             stacks=StackDeployer(adapters.cloudformation, adapters.clock, progress, poll_seconds=1 if local else 5),
             eks=EksReconciler(adapters.eks, adapters.clock, progress, poll_seconds=1 if local else 15),
@@ -238,29 +237,6 @@ def down_command(
         return
 
 
-def _cluster_ports(
-    loaded: LoadedSpec,
-    stack: contextlib.ExitStack,
-    *,
-    profile: str | None,
-    region: str | None,
-    context: str | None,
-    kubeconfig: str | None,
-) -> tuple[Kube, Helm]:
-    """Kubernetes and Helm for the spec's cluster: through the kubeconfig context when one is named (no AWS
-    call), else straight from AWS."""
-    if context or kubeconfig:
-        return stack.enter_context(kubeconfig_only(context, kubeconfig))
-    adapters = clients(profile=profile, region=region, endpoint_url=None)
-    name = loaded.platform.cluster.name
-    cluster = adapters.eks.cluster(name)
-    if cluster is None:
-        raise ApplyError(f"EKS cluster {name} does not exist in {adapters.region}; fix: run `eksp up` first")
-    if cluster.status != "ACTIVE":
-        raise ApplyError(f"EKS cluster {name} is {cluster.status}, not ACTIVE; run the command again later")
-    return Connector(adapters.session, adapters.region, profile, context, kubeconfig, stack)(cluster)
-
-
 @app.command("status")
 def status_command(
     file: SpecFile = None,
@@ -276,8 +252,13 @@ def status_command(
         loaded = load_spec(file)
         bundle = render(loaded.platform, catalog=load_catalog())
         with contextlib.ExitStack() as stack:
-            kube, helm = _cluster_ports(
-                loaded, stack, profile=profile, region=region, context=context, kubeconfig=kubeconfig
+            kube, helm = cluster_ports(
+                loaded.platform.cluster.name,
+                stack,
+                profile=profile,
+                region=region,
+                context=context,
+                kubeconfig=kubeconfig,
             )
             live = cluster_status(kube, helm, bundle, load_catalog())
     except EksPlatformError as error:

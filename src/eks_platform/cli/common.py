@@ -88,7 +88,9 @@ def locate(error: SpecError, loaded: LoadedSpec) -> SpecError:
 Profile = Annotated[
     str | None, typer.Option("--profile", help="AWS profile (default: AWS_PROFILE, then the standard chain).")
 ]
-Region = Annotated[str | None, typer.Option("--region", help="AWS region (default: AWS_REGION, then the profile's).")]
+Region = Annotated[
+    str | None, typer.Option("--region", help="AWS region (default: the spec's cluster.region, where the cluster is).")
+]
 Local = Annotated[
     bool,
     typer.Option("--local", help="Against a local AWS emulator (moto's server) that eksp starts itself."),

@@ -1,0 +1,121 @@
+"""`eksp pilot` as a user (or the Ansible module) runs it, without a cluster: the dry run prints the patched
+objects and the fit, a pilot that does not fit is refused with exit 2 and the numbers, bad arguments are
+exit 2, --output json answers one JSON document on stdout (errors too), and a cluster that cannot be
+reached is a clean exit 1."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from eks_platform.cli import app
+from eks_platform.spec import defaults as d
+
+ROOT = Path(__file__).parent.parent.parent
+SHOP = ROOT / "examples" / "pilots" / "shop"
+DEMO_CHART = ROOT / "tests" / "apply" / "charts" / "demo"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for variable in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "KUBECONFIG"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_a_dry_run_without_a_cluster_prints_the_fit_and_the_patched_objects() -> None:
+    result = runner.invoke(app, ["pilot", "create", "shop", "--instance-type", "m6a.4xlarge", "--manifests", str(SHOP), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "pilot shop: namespace pilot-shop, one m6a.4xlarge" in result.output
+    assert "  the pilot requests   2.60 cpu" in result.output
+    assert "  create    NodePool pilot-shop" in result.output and "  create    StatefulSet pilot-shop/postgres" in result.output
+    assert "not compared with the live cluster: no usable AWS credentials" in result.output
+    assert result.output.rstrip().endswith("pilot create: dry run, nothing changed")
+    documents = list(yaml.safe_load_all(result.output.split("(your files are unchanged) ---\n", 1)[1].split("\n  create", 1)[0]))
+    frontend = next(doc for doc in documents if doc and doc["kind"] == "Deployment" and doc["metadata"]["name"] == "frontend")
+    assert frontend["metadata"]["namespace"] == "pilot-shop"
+    assert frontend["spec"]["template"]["spec"]["nodeSelector"] == {d.PILOT_LABEL: "shop"}
+    assert "pilot-shop" not in (SHOP / "frontend.yaml").read_text()  # the user's file is unchanged
+
+
+def test_the_json_answer_of_a_dry_run_has_the_objects_the_fit_and_the_manifests() -> None:
+    result = runner.invoke(
+        app, ["pilot", "create", "shop", "--instance-type", "t3.2xlarge", "--manifests", str(SHOP), "--dry-run", "--output", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["pilot"] == "shop" and answer["dryRun"] and answer["changed"] and answer["namespace"] == "pilot-shop"
+    assert {"kind": "NodePool", "namespace": None, "name": "pilot-shop", "action": "create"} in answer["objects"]
+    assert answer["fit"]["allocatable"] == {"cpu_m": 7910, "memory_mi": 28745, "pods": 110}
+    assert all(m["metadata"]["namespace"] == "pilot-shop" for m in answer["manifests"] if m["kind"] != "StorageClass")
+
+
+def test_a_pilot_that_does_not_fit_is_refused_with_exit_2_and_the_numbers() -> None:
+    result = runner.invoke(
+        app, ["pilot", "create", "shop", "--instance-type", "t3.medium", "--manifests", str(SHOP), "--output", "json"]
+    )
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error.startswith("pilot shop is not created; nothing was applied:")
+    assert "needs 2.6 cpu / 3.6Gi / 6 pods; one t3.medium gives 1.72 cpu" in error and "t3.xlarge holds it" in error
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ([], "exactly one of --manifests or --chart"),
+        (["--manifests", str(SHOP), "--chart", str(DEMO_CHART)], "exactly one of --manifests or --chart"),
+        (["--manifests", "/nowhere"], "--manifests /nowhere: no such file or folder"),
+        (["--manifests", str(SHOP), "--values", str(SHOP / "api.yaml")], "--values goes with --chart"),
+    ],
+)
+def test_bad_arguments_are_exit_2_with_the_fix(arguments: list[str], message: str) -> None:
+    result = runner.invoke(app, ["pilot", "create", "shop", "--instance-type", "m6a.4xlarge", *arguments, "--output", "json"])
+    assert result.exit_code == 2
+    assert message in json.loads(result.stdout)["error"]
+
+
+def test_a_chart_is_templated_then_pinned_like_manifests(helm_binary: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("EKSP_HELM", helm_binary)
+    values = tmp_path / "values.yaml"
+    values.write_text("replicas: 2\n")
+    result = runner.invoke(
+        app,
+        ["pilot", "create", "demo", "--instance-type", "m6a.4xlarge", "--chart", str(DEMO_CHART), "--values", str(values),
+         "--dry-run", "--output", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    deployment = next(m for m in json.loads(result.stdout)["manifests"] if m["kind"] == "Deployment")
+    assert deployment["metadata"]["name"] == "demo-demo" and deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["template"]["spec"]["nodeSelector"] == {d.PILOT_LABEL: "demo"}
+
+
+def test_list_and_delete_against_a_cluster_that_does_not_answer_fail_cleanly(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "irtp", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "irtp",
+            }
+        )
+    )
+    for command in (["pilot", "list"], ["pilot", "delete", "shop"]):
+        result = runner.invoke(app, [*command, "--kubeconfig", str(kubeconfig), "--output", "json"])
+        assert result.exit_code == 1, result.output
+        assert f"127.0.0.1:{port}" in json.loads(result.stdout)["error"]
