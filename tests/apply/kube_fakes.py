@@ -33,6 +33,7 @@ CORE_KINDS = {
     ("batch/v1", "Job"),
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
     ("apiregistration.k8s.io/v1", "APIService"),
+    ("storage.k8s.io/v1", "StorageClass"),
 }
 # what installing a release (or applying an object) makes the API server know
 KINDS_OF_RELEASE = {

@@ -35,8 +35,8 @@ class World:
         self.progress: list[str] = []
         self.connected = 0
 
-    def run(self, crash_after: int = 0, workers: int = 1) -> Run:
-        platform, bundle = reference()
+    def run(self, crash_after: int = 0, workers: int = 1, *, spec: tuple[Any, Any] | None = None) -> Run:
+        platform, bundle = spec or reference()
         countdown, lock = [crash_after], threading.Lock()
 
         def maybe(port: Any) -> Any:

@@ -119,3 +119,24 @@ def test_list_and_delete_against_a_cluster_that_does_not_answer_fail_cleanly(tmp
         result = runner.invoke(app, [*command, "--kubeconfig", str(kubeconfig), "--output", "json"])
         assert result.exit_code == 1, result.output
         assert f"127.0.0.1:{port}" in json.loads(result.stdout)["error"]
+
+
+def _spec_with_shop(tmp_path: Path, instance_type: str) -> Path:
+    from eks_platform.spec.loading import reference_text
+
+    text = reference_text().replace(
+        "pilots:\n", f"pilots:\n  - name: shop\n    instanceType: {instance_type}\n    manifests: {SHOP}\n", 1
+    )
+    spec = tmp_path / "platform.yaml"
+    spec.write_text(text)
+    return spec
+
+
+def test_check_reads_the_manifests_of_the_spec_s_pilots_as_up_will_apply_them(tmp_path: Path) -> None:
+    fits = runner.invoke(app, ["check", "-f", str(_spec_with_shop(tmp_path, "m6a.4xlarge")), "--output", "json"])
+    assert fits.exit_code == 0, fits.output
+    reference = runner.invoke(app, ["check", "--output", "json"])
+    assert json.loads(fits.stdout)["summary"]["objectsChecked"] == json.loads(reference.stdout)["summary"]["objectsChecked"] + 9 + 9  # its 9 workloads; namespace, pool, 5 policies, quota, limit range
+    too_small = runner.invoke(app, ["check", "-f", str(_spec_with_shop(tmp_path, "t3.medium"))])
+    assert too_small.exit_code == 1
+    assert "EP501" in too_small.output and "pilot-shop" in too_small.output

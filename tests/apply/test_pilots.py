@@ -201,3 +201,34 @@ def test_delete_removes_the_workloads_then_the_pool_and_waits_for_the_node() -> 
 def test_a_pilot_declared_in_the_spec_is_deleted_through_the_spec() -> None:
     with pytest.raises(UsageError, match=r"declared in platform\.yaml"):
         delete_pilot(Cluster().kube, "alpha", declared_in_spec=["alpha", "beta"], dry_run=False, waits=waits(Cluster(), []))
+
+
+def test_up_applies_the_workloads_of_a_pilot_declared_with_manifests_and_waits_for_them() -> None:
+    from tests.apply.test_cluster import World, yes
+
+    from eks_platform.apply.engine import up
+    from eks_platform.pilots import with_pilot
+    from eks_platform.render import render
+    from eks_platform.spec.model import PilotSpec
+
+    world = World()
+    cluster = Cluster(kube=world.kube)
+    world.clock = TickingClock(cluster)
+    world.cloudformation.clock = world.clock
+    shop_spec = PilotSpec(name="shop", instance_type="m6a.4xlarge", manifests="examples/pilots/shop")
+    platform = with_pilot(reference(), shop_spec, catalog=catalog())
+    spec = (platform, render(platform, catalog=catalog()))
+
+    def run() -> Any:
+        built = world.run(spec=spec)
+        built.cluster_side.clock = world.clock
+        built.pilot_workloads, built.catalog = {"shop": shop()}, catalog()
+        return built
+
+    outcome = up(run(), dry_run=False, confirm=yes)
+    assert outcome.applied and "pilot shop: 9 workload object(s), planned in full once the API server answers" in outcome.plan
+    frontend = world.kube.objects[ObjectRef("apps/v1", "Deployment", "frontend", "pilot-shop")]
+    assert frontend["metadata"]["labels"][MANAGED_BY_LABEL] == "eks-platform"  # declared: the platform's own
+    assert "pilot shop: 5 pod(s) Ready on ip-10-20-9-4" in world.progress
+    again = up(run(), dry_run=False, confirm=yes)
+    assert not again.changed and "pilot shop: 9 workload object(s), no changes" in again.plan

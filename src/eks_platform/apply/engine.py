@@ -20,6 +20,7 @@ from typing import Any
 
 from eks_platform.apply.cluster import cluster_steps, delete_node_pools
 from eks_platform.apply.eks import ClusterPlan, ProfileSpec, ProfilesPlan
+from eks_platform.apply.pilots import PilotStep
 from eks_platform.apply.ports import (
     AccessPolicyAssociation,
     AddonState,
@@ -299,7 +300,7 @@ class DiscoveryTagsStep(Step):
 _SPEC_OR_VPC_PARAMETERS = frozenset({"VpcId", "PrivateSubnetIds", "SubnetIds"})
 
 
-def up_steps(bundle: Bundle, *, cluster_side: bool = True) -> list[Step]:
+def up_steps(bundle: Bundle, *, cluster_side: bool = True, pilots: Sequence[str] = ()) -> list[Step]:
     """The steps of `up`, each with what it waits for: the AWS side, then the cluster side (apply/cluster.py;
     one line saying why when there is no cluster access). A stack waits for the steps its parameters come
     from; the EKS steps wait for the stacks whose outputs they use."""
@@ -328,7 +329,13 @@ def up_steps(bundle: Bundle, *, cluster_side: bool = True) -> list[Step]:
     aws = [*before, cluster, *[s for s in stacks if s not in before], profiles, addons, access, discovery]
     if not cluster_side:
         return aws
-    return aws + cluster_steps(bundle.manifests, bundle.releases, {step.name for step in aws})
+    in_cluster = cluster_steps(bundle.manifests, bundle.releases, {step.name for step in aws})
+    pilot_steps: list[Step] = []
+    for pilot in pilots:  # the spec's pilots with manifests: after their namespace, quota and pool exist
+        pilot_step = PilotStep(pilot)
+        pilot_step.after = frozenset({"objects", "karpenter pools"})
+        pilot_steps.append(pilot_step)
+    return aws + in_cluster + pilot_steps
 
 
 def describe_order(steps: Sequence[Step]) -> str:
@@ -349,7 +356,7 @@ class Outcome:
 def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> Outcome:
     """Plan every step (a dry run stops there), confirm, then plan and apply each step once the steps it
     waits for are done, several at a time. The plan lists the steps in order, whatever order they ran in."""
-    steps = up_steps(run.bundle, cluster_side=run.cluster_side is not None)
+    steps = up_steps(run.bundle, cluster_side=run.cluster_side is not None, pilots=tuple(run.pilot_workloads))
     plans: dict[str, list[str]] = {}
 
     def plan(step: Step) -> None:
@@ -373,7 +380,8 @@ def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> 
             run.progress(line)
         step.apply(run)
 
-    run_steps(up_steps(run.bundle, cluster_side=run.cluster_side is not None), apply, workers=run.workers)
+    steps = up_steps(run.bundle, cluster_side=run.cluster_side is not None, pilots=tuple(run.pilot_workloads))
+    run_steps(steps, apply, workers=run.workers)
     return Outcome(tuple(described), changed, applied=True)
 
 

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from eks_platform.apply.cluster import ObjectChange, plan_objects
 from eks_platform.apply.kube_ports import MANAGED_BY_LABEL, MANAGED_BY_VALUE, Kube, Obj, ObjectRef
 from eks_platform.apply.ports import Clock
+from eks_platform.apply.run import Run, Step
 from eks_platform.checks.objects import KubeObject
 from eks_platform.checks.pods import pod_templates
 from eks_platform.checks.rules.fit_common import pod_requests
 from eks_platform.errors import ApplyError, UsageError
-from eks_platform.pilots import PilotPlan
+from eks_platform.pilots import PilotPlan, plan_pilot
 from eks_platform.plan.allocatable import ZERO, Resources, format_memory, parse_cpu_m, parse_memory_mi
 from eks_platform.render.bundle import apply_rank
 from eks_platform.spec import defaults as d
@@ -351,3 +352,73 @@ def _wait_until_gone(kube: Kube, name: str, namespace: str, waits: Waits) -> Non
             )
         waits.progress(f"waiting for {', '.join(nodes) or 'the namespace'} to go")
         waits.clock.sleep(waits.poll_seconds)
+
+
+# --- the spec's pilots, as steps of `eksp up` -----------------------------------------------------------
+
+
+@dataclass
+class PilotStep(Step):
+    """The workloads of a pilot declared in platform.yaml with `manifests` (its namespace, pool, policies and
+    quota are the platform's objects, applied by the steps before): patched, applied, then waited for."""
+
+    pilot: str
+    _plan: PilotPlan | None = None
+    _changes: list[ObjectChange] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"pilot {self.pilot}"
+
+    @property
+    def changes(self) -> bool:
+        return any(change.action != "unchanged" for change in self._changes)
+
+    def _workloads(self, run: Run) -> list[Obj]:
+        if self._plan is None:
+            raise ApplyError(f"{self.name}: apply before plan")
+        return pilot_objects(self._plan, declared=True)[len(self._plan.platform_objects) :]
+
+    def plan(self, run: Run, *, dry_run: bool) -> list[str]:
+        if run.catalog is None:
+            raise ApplyError(f"{self.name}: planned without the instance catalog")
+        spec = next(p for p in run.platform.pilots if p.name == self.pilot)
+        self._plan = plan_pilot(run.platform, spec, workloads=run.pilot_workloads[self.pilot], catalog=run.catalog)
+        if self._plan.refusals:
+            self._changes = []
+            return [f"{self.name}: refused", *(f"  {reason}" for reason in self._plan.refusals)]
+        workloads = self._workloads(run)
+        side = run.cluster_side
+        ports = side.ports(run.cluster) if side is not None and run.api_ready else None
+        if ports is None:
+            self._changes = [ObjectChange(ObjectRef.of(obj), "create") for obj in workloads]
+            return [f"{self.name}: {len(workloads)} workload object(s), planned in full once the API server answers"]
+        self._changes = plan_objects(ports[0], workloads)
+        todo = [change for change in self._changes if change.action != "unchanged"]
+        if not todo:
+            return [f"{self.name}: {len(workloads)} workload object(s), no changes"]
+        return [f"{self.name} (one {spec.instance_type}):", *(change.describe() for change in todo)]
+
+    def apply(self, run: Run) -> None:
+        if self._plan is None:
+            raise ApplyError(f"{self.name}: apply before plan")
+        refuse_unless_fits(self._plan)
+        side = run.cluster_side
+        ports = side.ports(run.cluster) if side is not None and run.api_ready else None
+        if side is None or ports is None:
+            raise ApplyError(f"{self.name}: the Kubernetes API is not reachable")
+        todo = {change.ref for change in self._changes if change.action != "unchanged"}
+        if not todo:
+            return
+        kube = ports[0]
+        for obj in self._workloads(run):
+            if ObjectRef.of(obj) in todo:
+                kube.apply(obj)
+        waits = Waits(
+            clock=side.clock, progress=lambda text: run.progress(f"{self.name}: {text}"), poll_seconds=side.poll_seconds
+        )
+        node = _wait_for_node(kube, self.pilot, waits)
+        pods = _wait_for_pods(
+            kube, self._plan.pilot.namespace or f"pilot-{self.pilot}", waits, expected=_pod_owners(self._plan)
+        )
+        run.progress(f"{self.name}: {len(pods)} pod(s) Ready on {node}")

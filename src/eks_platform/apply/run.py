@@ -4,15 +4,17 @@ produced (stack outputs, the cluster), and the Step every part of the task tree 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from eks_platform.apply.eks import EksReconciler
 from eks_platform.apply.kube_ports import Helm, Kube
 from eks_platform.apply.ports import Clock, ClusterState, Ec2, EksAccess, EksAddons
 from eks_platform.apply.stacks import StackDeployer
+from eks_platform.checks.objects import KubeObject
 from eks_platform.errors import ApplyError
 from eks_platform.render.bundle import Bundle
+from eks_platform.spec.instance_catalog import InstanceCatalog
 from eks_platform.spec.model import Platform
 
 CLUSTER_TAG = "eks-platform.io/cluster"
@@ -71,6 +73,9 @@ class Run:
     cluster_side: ClusterSide | None = None
     no_cluster_side: str = "no Kubernetes access configured"
     api_ready: bool = False  # set by the "kubernetes api" step once the API server answers
+    # the workloads of the spec's pilots that name `manifests`, read by the CLI (pilot name -> objects)
+    pilot_workloads: Mapping[str, Sequence[KubeObject]] = field(default_factory=dict)
+    catalog: InstanceCatalog | None = None  # for the pilots' fit
 
     @property
     def name(self) -> str:

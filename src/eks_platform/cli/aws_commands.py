@@ -41,8 +41,10 @@ from eks_platform.cli.common import (
     fail,
     load_spec,
     out,
+    read_manifest_tree,
 )
 from eks_platform.errors import ApplyError, EksPlatformError, SpecError, UsageError
+from eks_platform.pilots import manifests_path
 from eks_platform.render import render
 from eks_platform.spec.instance_catalog import load_catalog
 from eks_platform.spec.loading import LoadedSpec
@@ -93,7 +95,14 @@ def _aws_run(
         if not local:
             connect = Connector(adapters.session, adapters.region, profile, context, kubeconfig, stack)
             side = ClusterSide(connect=connect, clock=adapters.clock, poll_seconds=5)
+        workloads = {
+            pilot.name: read_manifest_tree(Path(path), what=f"pilots[{index}].manifests")
+            for index, pilot in enumerate(loaded.platform.pilots)
+            if (path := manifests_path(pilot, spec_file=loaded.source.file)) is not None
+        }
         yield Run(
+            pilot_workloads=workloads,
+            catalog=load_catalog(),
             platform=loaded.platform,
             bundle=bundle,
             aws=aws,

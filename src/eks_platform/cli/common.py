@@ -13,7 +13,9 @@ import typer
 from rich.console import Console
 
 from eks_platform import __version__
+from eks_platform.checks.objects import KubeObject
 from eks_platform.errors import EksPlatformError, SpecError, UsageError
+from eks_platform.pilots import parse_workloads
 from eks_platform.spec.instance_catalog import load_catalog
 from eks_platform.spec.loading import LoadedSpec, load_text, reference_text
 
@@ -140,3 +142,16 @@ def main_options(
     ] = False,
 ) -> None:
     """eks-platform."""
+
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def read_manifest_tree(path: Path, *, what: str) -> list[KubeObject]:
+    """Every manifest in a file or under a folder, parsed with file and line (pilots' manifests)."""
+    if not path.exists():
+        raise UsageError(f"{what} {path}: no such file or folder")
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES)
+    if not files:
+        raise UsageError(f"{what} {path}: no {', '.join(MANIFEST_SUFFIXES)} file in it")
+    return parse_workloads({str(file): file.read_text(encoding="utf-8") for file in files})

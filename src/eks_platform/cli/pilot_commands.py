@@ -33,9 +33,10 @@ from eks_platform.cli.common import (
     err,
     load_spec,
     out,
+    read_manifest_tree,
 )
 from eks_platform.errors import EksPlatformError, UsageError
-from eks_platform.pilots import PilotPlan, parse_workloads, pilot_from_args, plan_pilot
+from eks_platform.pilots import PilotPlan, pilot_from_args, plan_pilot
 from eks_platform.plan.allocatable import format_memory
 from eks_platform.spec.instance_catalog import load_catalog
 
@@ -46,7 +47,6 @@ pilot_app = typer.Typer(
 )
 app.add_typer(pilot_app)
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 Name = Annotated[str, typer.Argument(help="The pilot's name (a DNS label); its namespace is pilot-NAME.")]
 DryRun = Annotated[
@@ -85,15 +85,6 @@ def _kube(
 
 def _waits() -> Waits:
     return Waits(clock=SystemClock(), progress=_progress)
-
-
-def _read_manifests(path: Path) -> list[KubeObject]:
-    if not path.exists():
-        raise UsageError(f"--manifests {path}: no such file or folder")
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES)
-    if not files:
-        raise UsageError(f"--manifests {path}: no {', '.join(MANIFEST_SUFFIXES)} file in it")
-    return parse_workloads({str(file): file.read_text(encoding="utf-8") for file in files})
 
 
 def _chart_workloads(
@@ -182,7 +173,7 @@ def create_command(
         pilot = pilot_from_args(name, instance_type, namespace)
         target_namespace = namespace or f"pilot-{name}"
         workloads = (
-            _read_manifests(manifests)
+            read_manifest_tree(manifests, what="--manifests")
             if manifests is not None
             else _chart_workloads(chart or "", repo, version, values, name, target_namespace)
         )
