@@ -17,12 +17,13 @@ tools: .tools/bin/helm  ## helm 3 for the tests (the product uses your own helm 
 .tools/bin/helm: scripts/get-helm
 	scripts/get-helm
 
-demo: setup  ## render the reference platform, check it, bring its AWS side up and down on the local emulator
+demo: setup  ## render and check the reference platform, bring its AWS side up and down on the local emulator, dry-run a pilot
 	$(VENV)/bin/eksp render -o out/
 	$(VENV)/bin/eksp check
 	rm -rf .eksp-local
 	$(VENV)/bin/eksp up --local --state .eksp-local --yes
 	$(VENV)/bin/eksp down --local --state .eksp-local --yes
+	$(VENV)/bin/eksp pilot create shop --instance-type m6a.4xlarge --manifests examples/pilots/shop --dry-run
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks scripts
