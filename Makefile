@@ -41,6 +41,7 @@ benchmark: setup
 	$(PY) benchmarks/render.py
 	$(PY) benchmarks/check.py
 	$(PY) benchmarks/up_local.py
+	$(PY) benchmarks/pilot.py
 
 clean:
 	rm -rf $(VENV) .tools out .eksp-local .pytest_cache .mypy_cache .ruff_cache
