@@ -351,6 +351,7 @@ class Outcome:
     changed: bool
     applied: bool
     removed: tuple[str, ...] = ()
+    cluster_side: bool = True  # False: only the AWS side was planned (no cluster access, e.g. --local)
 
 
 def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> Outcome:
@@ -369,10 +370,11 @@ def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> 
     if run.workers > 1:
         described.append(describe_order(steps) + " (steps joined by + run at the same time)")
     changed = any(step.changes for step in steps)
+    side = run.cluster_side is not None
     if dry_run or not changed:
-        return Outcome(tuple(described), changed, applied=False)
+        return Outcome(tuple(described), changed, applied=False, cluster_side=side)
     if not confirm(described):
-        return Outcome(tuple(described), changed, applied=False)
+        return Outcome(tuple(described), changed, applied=False, cluster_side=side)
     run.outputs.clear()
 
     def apply(step: Step) -> None:
@@ -382,7 +384,7 @@ def up(run: Run, *, dry_run: bool, confirm: Callable[[Sequence[str]], bool]) -> 
 
     steps = up_steps(run.bundle, cluster_side=run.cluster_side is not None, pilots=tuple(run.pilot_workloads))
     run_steps(steps, apply, workers=run.workers)
-    return Outcome(tuple(described), changed, applied=True)
+    return Outcome(tuple(described), changed, applied=True, cluster_side=side)
 
 
 def down(run: Run, *, confirm: Callable[[Sequence[str]], bool]) -> Outcome:

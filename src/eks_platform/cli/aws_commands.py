@@ -141,7 +141,8 @@ def _print_outcome(outcome: Outcome, *, output: Output, verb: str) -> None:
     if outcome.removed:
         out.print(f"removed: {', '.join(outcome.removed)}", highlight=False, markup=False)
     if not outcome.changed:
-        out.print("nothing to do: AWS and the cluster already match the spec")
+        scope = "AWS and the cluster already match" if outcome.cluster_side else "AWS already matches"
+        out.print(f"nothing to do: {scope} the spec")
     elif outcome.applied:
         out.print(f"{verb}: done")
     else:
