@@ -76,11 +76,20 @@ def test_a_pilot_that_does_not_fit_is_refused_with_exit_2_and_the_numbers() -> N
         (["--manifests", "/nowhere"], "--manifests /nowhere: no such file or folder"),
         (["--manifests", str(SHOP), "--values", str(SHOP / "api.yaml")], "--values goes with --chart"),
     ],
+    ids=["no-workloads", "both", "missing-folder", "values-without-chart"],
 )
 def test_bad_arguments_are_exit_2_with_the_fix(arguments: list[str], message: str) -> None:
     result = runner.invoke(app, ["pilot", "create", "shop", "--instance-type", "m6a.4xlarge", *arguments, "--output", "json"])
     assert result.exit_code == 2
     assert message in json.loads(result.stdout)["error"]
+
+
+def test_an_unknown_instance_type_names_the_flag_and_suggests() -> None:
+    result = runner.invoke(app, ["pilot", "create", "shop", "--instance-type", "m6.large", "--manifests", str(SHOP), "--output", "json"])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"] == (
+        "--instance-type: 'm6.large' is not an EC2 instance type; did you mean m6i.large or m6g.large?"
+    )
 
 
 def test_a_chart_is_templated_then_pinned_like_manifests(helm_binary: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

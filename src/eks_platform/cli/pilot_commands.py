@@ -35,10 +35,11 @@ from eks_platform.cli.common import (
     out,
     read_manifest_tree,
 )
-from eks_platform.errors import EksPlatformError, UsageError
+from eks_platform.errors import EksPlatformError, SpecError, UsageError
 from eks_platform.pilots import PilotPlan, pilot_from_args, plan_pilot
 from eks_platform.plan.allocatable import format_memory
 from eks_platform.spec.instance_catalog import load_catalog
+from eks_platform.spec.model import Platform
 
 pilot_app = typer.Typer(
     name="pilot",
@@ -81,6 +82,24 @@ def _kube(
     kubeconfig: str | None,
 ) -> Kube:
     return kube_port(cluster, stack, profile=profile, region=region, context=context, kubeconfig=kubeconfig)
+
+
+_FLAGS = {"instanceType": "--instance-type", "namespace": "--namespace", "name": "NAME", "manifests": "--manifests"}
+
+
+def _as_flags(error: SpecError, platform: Platform, name: str) -> UsageError | SpecError:
+    """The spec's rules speak of pilots[i].instanceType; for the pilot of the command line, name the flag."""
+    index = next((i for i, p in enumerate(platform.pilots) if p.name == name), len(platform.pilots))
+    ours = [issue for issue in error.issues if issue.loc[:2] == ("pilots", index)]
+    if not ours:
+        return error
+    return UsageError(
+        "; ".join(
+            f"{_FLAGS.get(str(issue.loc[2]), str(issue.loc[2])) if len(issue.loc) > 2 else 'the pilot'}: "
+            f"{issue.message}" + (f"; {issue.fix}" if issue.fix else "")
+            for issue in ours
+        )
+    )
 
 
 def _waits() -> Waits:
@@ -177,7 +196,10 @@ def create_command(
             if manifests is not None
             else _chart_workloads(chart or "", repo, version, values, name, target_namespace)
         )
-        plan = plan_pilot(loaded.platform, pilot, workloads=workloads, catalog=catalog)
+        try:
+            plan = plan_pilot(loaded.platform, pilot, workloads=workloads, catalog=catalog)
+        except SpecError as error:
+            raise _as_flags(error, loaded.platform, name) from None
         if output is Output.text:
             _print_plan(plan)
         declared = any(p.name == name for p in loaded.platform.pilots)
