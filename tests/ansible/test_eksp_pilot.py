@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings
 
 MODULES_DIR = Path(__file__).resolve().parents[2] / "ansible" / "plugins" / "modules"
 MODULE_PATH = MODULES_DIR / "eksp_pilot.py"
@@ -82,6 +83,8 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
         # ansible-core reads args from basic._ANSIBLE_ARGS (JSON bytes) decoded with _ANSIBLE_PROFILE (2.19+).
         monkeypatch.setattr(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode())
         monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
+        # module.warn() collects into a process-wide store that a real module run never outlives: start empty.
+        monkeypatch.setattr(warnings, "_global_warnings", type(warnings._global_warnings)())
         with pytest.raises(SystemExit) as exited:
             eksp_pilot.main()
         result: dict[str, Any] = json.loads(capsys.readouterr().out)
@@ -89,6 +92,11 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
         return result
 
     return run_module
+
+
+def warning_texts(result: dict[str, Any]) -> list[str]:
+    """The result's warnings as text: plain strings before ansible-core 2.19, {"event": {"msg": ...}} since."""
+    return [w if isinstance(w, str) else w["event"]["msg"] for w in result.get("warnings", [])]
 
 
 CREATED = {
@@ -178,6 +186,95 @@ def test_create_from_chart_passes_values_platform_and_context(eksp: FakeEksp, ru
     ]
 
 
+def test_create_from_a_repository_chart_passes_repo_version_values_and_namespace(eksp: FakeEksp, run: Any) -> None:
+    eksp.answer("create", CREATED)
+    run(
+        {
+            "name": "search",
+            "instance_type": "r6i.2xlarge",
+            "chart": "search",
+            "repo": "https://charts.example.com/stable",
+            "version": "4.2.1",
+            "values": "/pilots/search/values.yaml",
+            "namespace": "search-trial",
+            "eksp": str(eksp.path),
+        }
+    )
+
+    assert eksp.calls() == [
+        [
+            "pilot",
+            "create",
+            "search",
+            "--instance-type",
+            "r6i.2xlarge",
+            "--chart",
+            "search",
+            "--repo",
+            "https://charts.example.com/stable",
+            "--version",
+            "4.2.1",
+            "--values",
+            "/pilots/search/values.yaml",
+            "--namespace",
+            "search-trial",
+            "--output",
+            "json",
+        ]
+    ]
+
+
+def test_chart_without_values_is_accepted_and_passes_no_values(eksp: FakeEksp, run: Any) -> None:
+    eksp.answer("create", CREATED)
+    result = run(
+        {"name": "cache", "instance_type": "r6i.large", "chart": "oci://registry.example.com/c", "eksp": str(eksp.path)}
+    )
+
+    assert "failed" not in result
+    assert eksp.calls() == [
+        ["pilot", "create", "cache", "--instance-type", "r6i.large", "--chart", "oci://registry.example.com/c",
+         "--output", "json"]
+    ]  # fmt: skip
+
+
+CONNECTION = {"kubeconfig": "/kube/dev.yaml", "profile": "platform-dev", "region": "eu-west-1", "timeout": 1200}
+CONNECTION_ARGV = ["--kubeconfig", "/kube/dev.yaml", "--profile", "platform-dev", "--region", "eu-west-1"]
+
+
+@pytest.mark.parametrize(
+    ("args", "subcommand", "answer", "head"),
+    [
+        (
+            {"instance_type": "m6i.xlarge", "manifests": "/m", "namespace": "trial"},
+            "create",
+            CREATED,
+            ["checkout", "--instance-type", "m6i.xlarge", "--manifests", "/m", "--namespace", "trial"],
+        ),
+        ({"state": "absent", "namespace": "ignored"}, "delete", DELETED, ["checkout"]),
+    ],
+)
+def test_connection_options_and_timeout_are_passed_after_platform_and_context(
+    eksp: FakeEksp, run: Any, args: dict[str, Any], subcommand: str, answer: dict[str, Any], head: list[str]
+) -> None:
+    eksp.answer(subcommand, answer)
+    run({"name": "checkout", "platform": "/p.yaml", "context": "dev", "eksp": str(eksp.path), **CONNECTION, **args})
+
+    assert eksp.calls() == [
+        ["pilot", subcommand, *head, "-f", "/p.yaml", "--context", "dev", *CONNECTION_ARGV, "--timeout", "1200",
+         "--output", "json"]
+    ]  # fmt: skip
+
+
+def test_kubeconfig_is_expanded_like_every_path(eksp: FakeEksp, run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/ops")
+    eksp.answer("delete", DELETED)
+    run({"name": "checkout", "state": "absent", "kubeconfig": "~/.kube/dev.yaml", "eksp": str(eksp.path)})
+
+    assert eksp.calls() == [
+        ["pilot", "delete", "checkout", "--kubeconfig", "/home/ops/.kube/dev.yaml", "--output", "json"]
+    ]
+
+
 def test_absent_deletes_and_returns_what_was_removed(eksp: FakeEksp, run: Any) -> None:
     eksp.answer("delete", DELETED)
     result = run({"name": "checkout", "state": "absent", "platform": "/p.yaml", "eksp": str(eksp.path)})
@@ -207,6 +304,53 @@ def test_check_mode_only_dry_runs_and_reports_the_dry_run_changed(
     assert calls[0][-3:] == ["--dry-run", "--output", "json"]
     assert result["changed"] is True
     assert result["dry_run"] is True
+
+
+OFFLINE = "no credentials for the cluster: run `aws sso login`"
+
+
+def test_check_mode_warns_when_the_dry_run_was_not_compared_with_the_cluster(eksp: FakeEksp, run: Any) -> None:
+    eksp.answer("create", {**CREATED, "dryRun": True, "node": None, "pods": [], "notCompared": OFFLINE})
+    result = run(
+        {"name": "checkout", "instance_type": "m6i.xlarge", "manifests": "/m", "eksp": str(eksp.path),
+         "_ansible_check_mode": True}
+    )  # fmt: skip
+
+    assert "failed" not in result
+    assert result["not_compared"] == OFFLINE
+    assert warning_texts(result) == [
+        f"pilot checkout: the dry run was not compared with the live cluster ({OFFLINE}); every object is reported"
+        " as created, so 'changed' and the diff may overstate what would change"
+    ]
+
+
+@pytest.mark.parametrize("not_compared", [None, "", "missing"])
+def test_check_mode_does_not_warn_when_the_dry_run_was_compared(
+    eksp: FakeEksp, run: Any, not_compared: str | None
+) -> None:
+    answer = {**CREATED, "dryRun": True}
+    if not_compared != "missing":
+        answer["notCompared"] = not_compared
+    eksp.answer("create", answer)
+    result = run(
+        {"name": "checkout", "instance_type": "m6i.xlarge", "manifests": "/m", "eksp": str(eksp.path),
+         "_ansible_check_mode": True}
+    )  # fmt: skip
+
+    assert "not_compared" not in result
+    assert "warnings" not in result
+
+
+def test_delete_of_a_missing_pilot_is_not_changed_and_not_failed(eksp: FakeEksp, run: Any) -> None:
+    missing = {"pilot": "ghost", "changed": False, "dryRun": False, "namespace": None, "objects": [], "removed": []}
+    eksp.answer("delete", missing)
+    result = run({"name": "ghost", "state": "absent", "eksp": str(eksp.path), "_ansible_diff": True})
+
+    assert eksp.calls() == [["pilot", "delete", "ghost", "--output", "json"]]
+    assert result["changed"] is False
+    assert "failed" not in result
+    assert result["removed"] == []
+    assert (result["diff"]["before"], result["diff"]["after"]) == ("", "")
 
 
 def test_unchanged_pilot_reports_not_changed(eksp: FakeEksp, run: Any) -> None:
@@ -288,7 +432,14 @@ def test_garbage_output_fails_with_a_clear_message_including_stderr(eksp: FakeEk
             {"instance_type": "m6i.xlarge", "manifests": "/m", "chart": "oci://c", "values": "/v.yaml"},
             "parameters are mutually exclusive: manifests|chart, manifests|values",
         ),
-        ({"instance_type": "m6i.xlarge", "chart": "oci://c"}, "parameters are required together: chart, values"),
+        (
+            {"instance_type": "m6i.xlarge", "manifests": "/m", "values": "/v.yaml"},
+            "parameters are mutually exclusive: manifests|values",
+        ),
+        ({"state": "absent", "values": "/v.yaml"}, "missing parameter(s) required by 'values': chart"),
+        ({"state": "absent", "repo": "https://charts.example.com"}, "missing parameter(s) required by 'repo': chart"),
+        ({"state": "absent", "version": "1.0.0"}, "missing parameter(s) required by 'version': chart"),
+        ({"state": "absent", "timeout": 0}, "timeout must be a positive number of seconds, got 0"),
         ({"state": "gone"}, "value of state must be one of: present, absent, got: gone"),
     ],
 )
@@ -332,7 +483,8 @@ def test_doc_blocks_are_yaml_with_plain_text_descriptions() -> None:
     assert DOC["module"] == "eksp_pilot"
     assert [task["name"] for task in examples if "eksp_pilot" in task] == [
         "Run the checkout pilot from its manifests on an m6i.xlarge node",
-        "Run the search pilot from a Helm chart, in a given kube context",
+        "Run the search pilot from a chart in a Helm repository, in a given kube context and AWS profile",
+        "Run the cache pilot from an OCI chart with its default values, in its own namespace",
         "Remove the checkout pilot, its node pool and its namespace",
     ]
     documented = [
@@ -376,9 +528,14 @@ def test_every_returned_key_is_documented(eksp: FakeEksp, run: Any) -> None:
         }
     )
     absent = run({"name": "checkout", "state": "absent", "eksp": str(eksp.path)})
+    eksp.answer("create", {**CREATED, "dryRun": True, "notCompared": OFFLINE})
+    offline = run(
+        {"name": "checkout", "instance_type": "m6i.xlarge", "manifests": "/m", "eksp": str(eksp.path),
+         "_ansible_check_mode": True}
+    )  # fmt: skip
 
-    standard = {"changed", "invocation"}
-    assert set(present) | set(absent) == set(RETURN) | standard
+    standard = {"changed", "invocation", "warnings"}
+    assert set(present) | set(absent) | set(offline) == set(RETURN) | standard
     assert set(RETURN["objects"]["contains"]) == set(CREATED["objects"][0])
     assert set(RETURN["pods"]["contains"]) == set(CREATED["pods"][0])
     assert set(RETURN["diff"]["contains"]) == set(present["diff"])
@@ -418,7 +575,7 @@ def test_ansible_runs_the_module_from_ansible_library_in_check_mode(eksp: FakeEk
     ansible = shutil.which("ansible", path=str(Path(sys.executable).parent)) or shutil.which("ansible")
     if ansible is None:
         pytest.skip("ansible is not installed")
-    eksp.answer("create", {**CREATED, "dryRun": True, "node": None, "pods": []})
+    eksp.answer("create", {**CREATED, "dryRun": True, "node": None, "pods": [], "notCompared": OFFLINE})
     env = {**os.environ, "ANSIBLE_HOME": str(tmp_path), "ANSIBLE_LIBRARY": str(MODULES_DIR), "ANSIBLE_NOCOLOR": "1"}
     args = {"name": "checkout", "instance_type": "m6i.xlarge", "manifests": "/m", "eksp": str(eksp.path)}
     done = subprocess.run(
@@ -429,8 +586,10 @@ def test_ansible_runs_the_module_from_ansible_library_in_check_mode(eksp: FakeEk
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "+NodePool pilot-checkout\n" in done.stdout  # the diff, as Ansible prints it
+    assert "not compared with the live cluster" in done.stdout + done.stderr  # the warning, as Ansible prints it
     result = json.loads(done.stdout.split("localhost | CHANGED => ", 1)[1])
     assert (result["changed"], result["dry_run"], result["namespace"]) == (True, True, "pilot-checkout")
+    assert result["not_compared"] == OFFLINE
     assert eksp.calls() == [
         [
             "pilot",

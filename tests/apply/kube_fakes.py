@@ -83,6 +83,10 @@ class FakeKube:
         self._reach()
         return "v1.33.2-eks-1"
 
+    def served(self, api_version: str, kind: str) -> bool:
+        self._reach()
+        return (api_version, kind) in self.kinds
+
     def get(self, ref: ObjectRef) -> Obj | None:
         self._reach()
         found = self.objects.get(ref)

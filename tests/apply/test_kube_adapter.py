@@ -165,6 +165,7 @@ def test_an_unknown_kind_is_absent_and_cannot_be_applied(api: FakeApi, kube: Lig
     ref = ObjectRef(*NODEPOOL, "pilot-a")
 
     assert kube.get(ref) is None
+    assert not kube.served(*NODEPOOL)
     assert kube.list(*NODEPOOL) == []
     assert kube.delete(ref) is False
     assert list(kube.watch(*NODEPOOL, timeout_seconds=5)) == []
@@ -181,6 +182,7 @@ def test_a_kind_installed_after_a_miss_is_found(api: FakeApi, kube: LightkubeKub
     api.store("karpenter.sh/v1", "nodepools", None, {"metadata": {"name": "pilot-a"}})
 
     assert kube.get(ObjectRef(*NODEPOOL, "pilot-a")) is not None
+    assert kube.served(*NODEPOOL)
 
 
 # --- apply, get, list, delete --------------------------------------------------------------------

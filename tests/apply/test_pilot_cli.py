@@ -55,6 +55,9 @@ def test_the_json_answer_of_a_dry_run_has_the_objects_the_fit_and_the_manifests(
     assert answer["pilot"] == "shop" and answer["dryRun"] and answer["changed"] and answer["namespace"] == "pilot-shop"
     assert {"kind": "NodePool", "namespace": None, "name": "pilot-shop", "action": "create"} in answer["objects"]
     assert answer["fit"]["allocatable"] == {"cpu_m": 7910, "memory_mi": 28745, "pods": 110}
+    assert answer["notCompared"].startswith("no usable AWS credentials")  # Ansible's check mode warns with it
+    secret = next(m for m in answer["manifests"] if m["kind"] == "Secret")
+    assert set(secret["stringData"].values()) == {"<redacted>"}  # keys shown, values never printed
     assert all(m["metadata"]["namespace"] == "pilot-shop" for m in answer["manifests"] if m["kind"] != "StorageClass")
 
 
@@ -149,3 +152,39 @@ def test_check_reads_the_manifests_of_the_spec_s_pilots_as_up_will_apply_them(tm
     too_small = runner.invoke(app, ["check", "-f", str(_spec_with_shop(tmp_path, "t3.medium"))])
     assert too_small.exit_code == 1
     assert "EP501" in too_small.output and "pilot-shop" in too_small.output
+
+
+def test_a_pilot_the_spec_declares_is_created_by_up_not_by_pilot_create() -> None:
+    result = runner.invoke(app, ["pilot", "create", "alpha", "--instance-type", "c5.2xlarge", "--manifests", str(SHOP), "--output", "json"])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"].startswith("pilot alpha is declared in the spec's pilots: `eksp up` creates")
+
+
+def test_the_rest_of_eksp_check_refuses_a_pilot_before_anything_is_applied(tmp_path: Path) -> None:
+    (tmp_path / "agent.yaml").write_text(
+        """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+        - name: agent
+          image: registry.example/agent:1
+          ports: [{containerPort: 10250, hostPort: 10250}]
+          resources: {requests: {cpu: 100m, memory: 64Mi}}
+"""
+    )
+    result = runner.invoke(app, ["pilot", "create", "agent", "--instance-type", "m6a.large", "--manifests", str(tmp_path), "--output", "json"])
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error.startswith("pilot agent is not created; nothing was applied; `eksp check` finds:\n  - EP305 ")
+    assert "host port 10250/TCP is taken by Deployment pilot-agent/agent and by the kubelet" in error
+
+
+def test_up_refuses_while_a_declared_pilot_s_manifests_have_check_errors(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["up", "-f", str(_spec_with_shop(tmp_path, "t3.medium")), "--dry-run", "--output", "json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"].startswith("`eksp check` reports 1 error(s): up does not start")

@@ -43,6 +43,8 @@ class Cluster:
 
     def __post_init__(self) -> None:
         self.kube.kinds |= WORKLOAD_KINDS | CALICO_API_KINDS
+        node_class = {"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass", "metadata": {"name": "bottlerocket"}}
+        self.kube.objects[ObjectRef.of(node_class)] = node_class  # the platform's, from `eksp up`
 
     def tick(self) -> None:
         self.polls += 1
@@ -142,7 +144,8 @@ def test_create_applies_in_order_waits_for_the_node_and_the_pods_and_says_where_
 def test_a_dry_run_applies_nothing_with_or_without_a_cluster() -> None:
     cluster = Cluster()
     outcome = create_pilot(cluster.kube, shop_plan(), declared=False, dry_run=True, waits=waits(cluster, []))
-    assert outcome.dry_run and outcome.changed and cluster.kube.objects == {}
+    assert outcome.dry_run and outcome.changed
+    assert not any(entry.startswith("apply") for entry in cluster.kube.calls)  # the fake notes real applies only
     assert ("Deployment", "pilot-shop", "frontend", "create") in {
         (c.ref.kind, c.ref.namespace, c.ref.name, c.action) for c in outcome.objects
     }
@@ -158,6 +161,21 @@ def test_a_pilot_that_does_not_fit_is_refused_before_anything_is_applied() -> No
     plan = plan_pilot(reference(), pilot_from_args("big", "t3.2xlarge"), workloads=huge, catalog=catalog())
     with pytest.raises(UsageError, match=r"pilot big is not created; nothing was applied:\n  - pilot big needs 9"):
         create_pilot(cluster.kube, plan, declared=False, dry_run=False, waits=waits(cluster, []))
+    assert cluster.kube.calls == []
+
+
+def test_a_cluster_without_calico_s_api_or_the_node_class_gets_nothing_applied() -> None:
+    cluster = Cluster()
+    cluster.kube.kinds -= {("projectcalico.org/v3", "NetworkPolicy")}
+    del cluster.kube.objects[ObjectRef("karpenter.k8s.aws/v1", "EC2NodeClass", "bottlerocket")]
+    with pytest.raises(ApplyError) as raised:
+        create_pilot(cluster.kube, shop_plan(), declared=False, dry_run=False, waits=waits(cluster, []))
+    assert str(raised.value) == (
+        "pilot shop is not created; nothing was applied: the API server does not serve projectcalico.org/v3 "
+        "NetworkPolicy (the Calico API server: is it installed and Available?); the platform's EC2NodeClass "
+        "bottlerocket does not exist (the pilot's pool uses it); fix: run `eksp up` for this platform first (it "
+        "installs Karpenter, Calico and the node classes)"
+    )
     assert cluster.kube.calls == []
 
 

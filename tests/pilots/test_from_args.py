@@ -51,8 +51,15 @@ def test_bad_arguments_are_named() -> None:
         pilot_from_args("Shop_1", "m6a.4xlarge")
     assert str(raised.value) == (
         "NAME 'Shop_1': String should match pattern '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'; fix: a pilot's name and "
-        "namespace are DNS labels (lowercase letters, digits and '-', at most 63 characters)"
+        "namespace are DNS labels (lowercase letters, digits and '-'); a name has at most 57 characters, since its "
+        "pool and namespace are pilot-NAME"
     )
+
+
+def test_a_name_too_long_for_its_pool_and_namespace_is_refused_not_a_traceback() -> None:
+    with pytest.raises(UsageError, match="String should have at most 57 characters"):
+        pilot_from_args("p" * 58, "m6a.4xlarge")
+    assert pilot_from_args("p" * 57, "m6a.4xlarge").name == "p" * 57
     with pytest.raises(SpecError) as spec_error:
         with_pilot(reference(), pilot_from_args("shop", "m6.4xlarge"), catalog=catalog())
     assert [str(issue) for issue in spec_error.value.issues] == [

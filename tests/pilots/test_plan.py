@@ -266,3 +266,23 @@ def test_the_patched_shop_passes_eksp_check(api: str) -> None:
         "m6a.4xlarge (Bottlerocket, maxPods 110): 15890m/59055Mi/110 allocatable, 2810m/3.8Gi/11 requested, "
         "headroom 13080m, 53.9Gi, 99 pods"
     ]
+
+
+def test_cluster_wide_objects_and_a_pinned_node_are_refused() -> None:
+    pool = {"apiVersion": "karpenter.sh/v1", "kind": "NodePool", "metadata": {"name": "sneaky"}, "spec": {}}
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "reader"}}
+    pinned = deployment("pinned")
+    pinned["spec"]["template"]["spec"]["nodeName"] = "ip-10-0-0-1"
+    refusals = plan(workloads=[pool, role, pinned]).refusals
+    assert refusals[0].startswith("NodePool sneaky is cluster-wide: a pilot holds only namespaced objects")
+    assert refusals[1].startswith("ClusterRole reader is cluster-wide")
+    assert refusals[2] == (
+        "Deployment pilot-shop/pinned sets spec.nodeName ip-10-0-0-1: it would bypass the scheduler and the "
+        "pilot's node; fix: remove nodeName (eks-platform pins the pods to the pilot's node)"
+    )
+
+
+@pytest.mark.parametrize("instance_type", ["m6g.4xlarge", "c7g.4xlarge", "t4g.2xlarge"])
+def test_an_arm64_pilot_gets_a_pool_that_can_launch_its_type(instance_type: str) -> None:
+    result = plan(instance_type=instance_type)
+    assert result.refusals == () and result.fit.instance_type == instance_type

@@ -18,7 +18,7 @@ description:
 options:
   name:
     description:
-      - Name of the pilot. Its namespace is C(pilot-NAME) and its node pool C(pilot-NAME).
+      - Name of the pilot. Its node pool is C(pilot-NAME), and so is its namespace unless O(namespace) is set.
     type: str
     required: true
   state:
@@ -40,13 +40,30 @@ options:
     type: path
   chart:
     description:
-      - Helm chart reference of the pilot (a repository chart, an OCI reference or a local path).
-      - Requires O(values); mutually exclusive with O(manifests).
+      - Helm chart of the pilot, passed as C(--chart) - a local chart folder, an C(oci://) reference,
+        or the name of a chart in O(repo).
+      - Mutually exclusive with O(manifests). O(values) is optional; without it the chart's defaults are used.
+    type: str
+  repo:
+    description:
+      - Where O(chart) comes from, passed as C(--repo) - a Helm repository URL (C(https://)), an OCI registry
+        path (C(oci://)) or a local folder of charts. Requires O(chart).
+      - With a C(https://) or C(oci://) repository, O(version) is needed too; C(eksp) refuses an unpinned remote chart.
+    type: str
+  version:
+    description:
+      - Version of O(chart), passed as C(--version). Requires O(chart).
+      - Needed for a chart in O(repo) or an C(oci://) chart.
     type: str
   values:
     description:
-      - Helm values file for O(chart). Requires O(chart); mutually exclusive with O(manifests).
+      - Helm values file for O(chart), passed as C(--values). Requires O(chart); mutually exclusive with O(manifests).
     type: path
+  namespace:
+    description:
+      - Namespace of the pilot, passed as C(--namespace). When omitted, C(eksp) uses C(pilot-NAME).
+      - Used with O(state=present) only; ignored when O(state=absent).
+    type: str
   platform:
     description:
       - Path to the platform spec (C(platform.yaml)), passed as C(-f). When omitted, C(eksp) uses its default.
@@ -55,6 +72,25 @@ options:
     description:
       - Kubernetes context to use, passed as C(--context). When omitted, the current context is used.
     type: str
+  kubeconfig:
+    description:
+      - Kubeconfig file to use, passed as C(--kubeconfig). When omitted, C(eksp) uses E(KUBECONFIG) or its default.
+    type: path
+  profile:
+    description:
+      - AWS profile to use, passed as C(--profile). When omitted, E(AWS_PROFILE) and then the standard chain are used.
+    type: str
+  region:
+    description:
+      - AWS region, passed as C(--region). When omitted, the platform spec's cluster region is used.
+    type: str
+  timeout:
+    description:
+      - How long C(eksp) waits, in seconds, passed as C(--timeout). With O(state=present), for the pilot's node
+        and pods to be up; with O(state=absent), for the pilot's node to be gone. When omitted, C(eksp)'s defaults
+        apply.
+      - Not the task keyword C(timeout), which kills the whole task; leave that unset or longer than this.
+    type: int
   eksp:
     description:
       - Path of the C(eksp) executable. When omitted, C(eksp) is looked up on E(PATH).
@@ -64,7 +100,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Passes C(--dry-run); C(changed) is what C(eksp) answers it would change.
+    details:
+      - Passes C(--dry-run); C(changed) is what C(eksp) answers it would change.
+      - When C(eksp) could not compare the dry run with the live cluster (no credentials, cluster unreachable),
+        every object is reported as created, the task warns and RV(not_compared) says why.
   diff_mode:
     support: full
     details: Lists the pilot's objects before and after (created, updated or removed).
@@ -88,15 +127,31 @@ EXAMPLES = r"""
     platform: platform.yaml
   delegate_to: localhost
 
-- name: Run the search pilot from a Helm chart, in a given kube context
+- name: Run the search pilot from a chart in a Helm repository, in a given kube context and AWS profile
   eksp_pilot:
     name: search
     instance_type: r6i.2xlarge
-    chart: oci://registry.example.com/charts/search
+    chart: search
+    repo: https://charts.example.com/stable
+    version: 4.2.1
     values: pilots/search/values.yaml
     context: platform-dev
+    kubeconfig: ~/.kube/platform-dev.yaml
+    profile: platform-dev
+    region: eu-west-1
   delegate_to: localhost
   register: search_pilot
+
+- name: Run the cache pilot from an OCI chart with its default values, in its own namespace
+  eksp_pilot:
+    name: cache
+    instance_type: r6i.large
+    chart: cache
+    repo: oci://registry.example.com/charts
+    version: 0.9.0
+    namespace: cache-trial
+    timeout: 1200
+  delegate_to: localhost
 
 - name: Show where the search pilot runs
   ansible.builtin.debug:
@@ -106,6 +161,7 @@ EXAMPLES = r"""
   eksp_pilot:
     name: checkout
     state: absent
+    timeout: 1800
     eksp: /opt/eks-platform/bin/eksp
   delegate_to: localhost
 """
@@ -183,6 +239,14 @@ pods:
       description: Whether the pod is ready.
       type: bool
       sample: true
+not_compared:
+  description:
+    - Why C(eksp) could not compare the dry run with the live cluster (for example no credentials, or the cluster
+      is unreachable). The objects are then all reported as created, so C(changed) and the diff may overstate
+      what would change.
+  returned: in check mode with O(state=present), when the dry run was not compared with the live cluster
+  type: str
+  sample: "no credentials for the cluster: run `aws sso login`"
 removed:
   description: What C(eksp) removed (or would remove), one C(Kind name) string each.
   returned: when O(state=absent)
@@ -222,9 +286,16 @@ ARGUMENT_SPEC = dict(
     instance_type=dict(type="str"),
     manifests=dict(type="path"),
     chart=dict(type="str"),
+    repo=dict(type="str"),
+    version=dict(type="str"),
     values=dict(type="path"),
+    namespace=dict(type="str"),
     platform=dict(type="path"),
     context=dict(type="str"),
+    kubeconfig=dict(type="path"),
+    profile=dict(type="str"),
+    region=dict(type="str"),
+    timeout=dict(type="int"),
     eksp=dict(type="path"),
 )
 
@@ -236,16 +307,32 @@ def build_argv(eksp, params, check_mode):
         if params["manifests"]:
             argv += ["--manifests", params["manifests"]]
         else:
-            argv += ["--chart", params["chart"], "--values", params["values"]]
+            argv += ["--chart", params["chart"]]
+            argv += flags(params, ("repo", "--repo"), ("version", "--version"), ("values", "--values"))
+        argv += flags(params, ("namespace", "--namespace"))
     else:
         argv = [eksp, "pilot", "delete", params["name"]]
-    if params["platform"]:
-        argv += ["-f", params["platform"]]
-    if params["context"]:
-        argv += ["--context", params["context"]]
+    argv += flags(
+        params,
+        ("platform", "-f"),
+        ("context", "--context"),
+        ("kubeconfig", "--kubeconfig"),
+        ("profile", "--profile"),
+        ("region", "--region"),
+        ("timeout", "--timeout"),
+    )
     if check_mode:
         argv.append("--dry-run")
     argv += ["--output", "json"]
+    return argv
+
+
+def flags(params, *options):
+    """`FLAG VALUE` for each (option, FLAG) whose option is set (None and "" are unset; 0 is a value)."""
+    argv = []
+    for option, flag in options:
+        if params[option] not in (None, ""):
+            argv += [flag, str(params[option])]
     return argv
 
 
@@ -309,13 +396,16 @@ def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
         mutually_exclusive=[("manifests", "chart"), ("manifests", "values")],
-        required_together=[("chart", "values")],
+        required_by={"values": "chart", "repo": "chart", "version": "chart"},
         required_if=[
             ("state", "present", ("instance_type",)),
             ("state", "present", ("manifests", "chart"), True),
         ],
         supports_check_mode=True,
     )
+    timeout = module.params["timeout"]
+    if timeout is not None and timeout < 1:
+        module.fail_json(msg=f"timeout must be a positive number of seconds, got {timeout}")
     eksp = module.params["eksp"] or module.get_bin_path("eksp", required=True)
     argv = build_argv(eksp, module.params, module.check_mode)
     answer = run_eksp(module, argv)
@@ -330,6 +420,13 @@ def main():
         dry_run=bool(answer.get("dryRun", module.check_mode)),
         cmd=argv,
     )
+    not_compared = answer.get("notCompared")
+    if module.check_mode and isinstance(not_compared, str) and not_compared.strip():
+        result["not_compared"] = not_compared
+        module.warn(
+            f"pilot {result['pilot']}: the dry run was not compared with the live cluster ({not_compared.strip()});"
+            " every object is reported as created, so 'changed' and the diff may overstate what would change"
+        )
     if module._diff:
         header = f"pilot {module.params['name']}"
         result["diff"] = dict(before_header=header, after_header=header, before=lines(before), after=lines(after))

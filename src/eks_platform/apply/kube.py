@@ -157,6 +157,9 @@ class LightkubeKube:
         except _Missing:
             return None
 
+    def served(self, api_version: str, kind: str) -> bool:
+        return self._kind(api_version, kind) is not None
+
     def list(self, api_version: str, kind: str, *, namespace: str | None = None, labels: str = "") -> list[Obj]:
         found = self._kind(api_version, kind)
         if found is None:

@@ -51,6 +51,10 @@ class Kube(Protocol):
         """The object, or None when it (or its kind) does not exist."""
         ...
 
+    def served(self, api_version: str, kind: str) -> bool:
+        """Whether the API server serves this kind now (its CRD installed, its aggregated API Available)."""
+        ...
+
     def list(self, api_version: str, kind: str, *, namespace: str | None = None, labels: str = "") -> list[Obj]:
         """Objects of a kind, in one namespace or all; `labels` is a label selector ("a=b,c"). An unknown
         kind (its CRD not installed) lists as empty."""

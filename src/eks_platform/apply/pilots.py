@@ -88,20 +88,32 @@ class Waits:
     delete_timeout_seconds: float = 900.0
 
 
+NODE_CLASS_KINDS = ("EC2NodeClass", "AWSNodeTemplate")
+
+
 def pilot_objects(plan: PilotPlan, *, declared: bool) -> list[Obj]:
-    """Everything create applies, in order, each labelled with the pilot; the platform's objects first."""
+    """Everything create applies, in order, each labelled with the pilot; the platform's objects first. The
+    node class is the platform's (shared by every pool with its kubelet settings): `eksp up` applies it, a
+    pilot only uses it."""
     manager = MANAGED_BY_VALUE if declared else AD_HOC_MANAGER
-    platform = [_labelled(obj, plan.pilot.name, manager) for obj in plan.platform_objects]
-    workloads = sorted((_labelled(w.doc, plan.pilot.name, manager) for w in plan.workloads), key=apply_rank)
-    return platform + workloads
+    platform = [
+        _labelled(obj, plan.pilot.name, manager)
+        for obj in plan.platform_objects
+        if obj.get("kind") not in NODE_CLASS_KINDS
+    ]
+    return platform + workload_objects(plan, manager=manager)
+
+
+def workload_objects(plan: PilotPlan, *, manager: str) -> list[Obj]:
+    """The pilot's own (patched) objects, labelled, in apply order."""
+    return sorted((_labelled(w.doc, plan.pilot.name, manager) for w in plan.workloads), key=apply_rank)
 
 
 def _labelled(obj: Obj, pilot: str, manager: str) -> Obj:
     labelled = copy.deepcopy(obj)
     labels = labelled.setdefault("metadata", {}).setdefault("labels", {})
     labels[MANAGED_BY_LABEL] = manager
-    if obj.get("kind") not in ("EC2NodeClass", "AWSNodeTemplate"):  # shared by every pool of that maxPods
-        labels[d.PILOT_LABEL] = pilot
+    labels[d.PILOT_LABEL] = pilot
     return labelled
 
 
@@ -124,6 +136,7 @@ def create_pilot(
             raise ApplyError(f"pilot {name}: no cluster to apply to ({why_offline})")
         changes = tuple(ObjectChange(ObjectRef.of(obj), "create") for obj in objects)
         return outcome(dry_run=True, changed=True, objects=changes, compared=why_offline)
+    _refuse_what_the_cluster_lacks(kube, plan, objects)
     changes = tuple(plan_objects(kube, objects))
     changed = any(change.action != "unchanged" for change in changes)
     if dry_run:
@@ -136,6 +149,29 @@ def create_pilot(
     node = _wait_for_node(kube, name, waits)
     pods = _wait_for_pods(kube, namespace, waits, expected=_pod_owners(plan))
     return outcome(dry_run=False, changed=changed, objects=changes, node=node, pods=pods)
+
+
+def _refuse_what_the_cluster_lacks(kube: Kube, plan: PilotPlan, objects: Sequence[Obj]) -> None:
+    """Before anything is applied: every kind must be served (Calico's policies need its API server) and the
+    platform's node class must exist, or nothing is applied at all."""
+    problems = [
+        f"the API server does not serve {api_version} {kind}"
+        + (
+            " (the Calico API server: is it installed and Available?)"
+            if api_version.startswith("projectcalico")
+            else ""
+        )
+        for api_version, kind in sorted({(str(o["apiVersion"]), str(o["kind"])) for o in objects})
+        if not kube.served(api_version, kind)
+    ]
+    for obj in plan.platform_objects:
+        if obj.get("kind") in NODE_CLASS_KINDS and kube.get(ObjectRef.of(obj)) is None:
+            problems.append(f"the platform's {ObjectRef.of(obj)} does not exist (the pilot's pool uses it)")
+    if problems:
+        raise ApplyError(
+            f"pilot {plan.pilot.name} is not created; nothing was applied: {'; '.join(problems)}; fix: run "
+            "`eksp up` for this platform first (it installs Karpenter, Calico and the node classes)"
+        )
 
 
 def _pod_owners(plan: PilotPlan) -> int:
@@ -165,7 +201,8 @@ def _wait_for_node(kube: Kube, name: str, waits: Waits) -> str:
             raise ApplyError(
                 f"pilot {name}: no Ready node after {waits.node_timeout_seconds:.0f} s; fix: check "
                 f"`kubectl describe nodepool pilot-{name}` and the Karpenter controller's logs (instance type "
-                "capacity in the subnets' zones, the node role, the discovery tags), then run create again"
+                "capacity in the subnets' zones, the node role, the discovery tags), then run create again, "
+                f"or `eksp pilot delete {name}` to remove what was applied"
             )
         waits.progress("waiting for the pilot's node" + (f" ({len(nodes)} launching)" if nodes else ""))
         waits.clock.sleep(waits.poll_seconds)
@@ -185,7 +222,8 @@ def _wait_for_pods(kube: Kube, namespace: str, waits: Waits, *, expected: int) -
             waiting = ", ".join(p.name for p in places if not p.ready) or f"{expected - len(places)} not created"
             raise ApplyError(
                 f"pods in {namespace} not Ready after {waits.pods_timeout_seconds:.0f} s: {waiting}; fix: "
-                f"`kubectl -n {namespace} describe pods` (the quota and limit range apply), then run create again"
+                f"`kubectl -n {namespace} describe pods` (the quota and limit range apply), then run create "
+                "again, or `eksp pilot delete` to remove what was applied"
             )
         ready = sum(1 for p in places if p.ready)
         waits.progress(f"waiting for the pods: {ready}/{max(expected, len(places))} Ready")
@@ -227,6 +265,10 @@ class PilotInfo:
             "pricePerHour": self.price_per_hour,
             "pricePerMonth": None if self.price_per_hour is None else round(self.price_per_hour * HOURS_PER_MONTH, 2),
         }
+
+    @staticmethod
+    def header() -> str:
+        return f"{'PILOT':<16} {'TYPE':<13} {'NODE':<28} {'STATE':<9} PODS, REQUESTS OF ALLOCATABLE, COST"
 
     def describe(self) -> str:
         requested = f"{self.requested.cpu_m}m/{format_memory(self.requested.memory_mi)}"
@@ -377,7 +419,7 @@ class PilotStep(Step):
     def _workloads(self, run: Run) -> list[Obj]:
         if self._plan is None:
             raise ApplyError(f"{self.name}: apply before plan")
-        return pilot_objects(self._plan, declared=True)[len(self._plan.platform_objects) :]
+        return workload_objects(self._plan, manager=MANAGED_BY_VALUE)
 
     def plan(self, run: Run, *, dry_run: bool) -> list[str]:
         if run.catalog is None:

@@ -41,6 +41,7 @@ from eks_platform.cli.common import (
     fail,
     load_spec,
     out,
+    pilot_workloads,
     read_manifest_tree,
 )
 from eks_platform.errors import ApplyError, EksPlatformError, SpecError, UsageError
@@ -113,7 +114,8 @@ def _aws_run(
 
 
 def _refuse_on_check_errors(loaded: LoadedSpec) -> None:
-    report = check(loaded, catalog=load_catalog())
+    catalog = load_catalog()
+    report = check(loaded, catalog=catalog, manifests=pilot_workloads(loaded, catalog))
     if report.exit_code:
         raise ApplyError(
             f"`eksp check` reports {report.count(Severity.error)} error(s): up does not start; "
@@ -145,6 +147,8 @@ def _print_outcome(outcome: Outcome, *, output: Output, verb: str) -> None:
         out.print(f"nothing to do: {scope} the spec")
     elif outcome.applied:
         out.print(f"{verb}: done")
+    elif verb == "diff":
+        out.print("diff: the plan only, nothing changed")
     else:
         out.print(f"{verb}: not applied (plan only)")
 
@@ -162,7 +166,9 @@ def up_command(
     kubeconfig: Kubeconfig = None,
     output: ResultOutput = Output.text,
 ) -> None:
-    """Bring the AWS side up: plan (per stack and EKS resource), confirm, apply with live progress.
+    """Bring the platform up: the AWS side (stacks, the EKS cluster, Fargate profiles, add-ons, access
+    entries), then the cluster (Karpenter, Calico, the add-on releases, objects, the spec's pilots). Plans
+    every step, confirms, applies with live progress.
 
     Idempotent and resumable: run it again after a failure or an interruption. Refuses to start while
     `eksp check` reports an error. Exit 0 done or nothing to do, 1 failed, 2 bad input."""
@@ -181,7 +187,7 @@ def up_command(
             outcome = engine_up(run, dry_run=dry_run, confirm=confirm_with(yes, "apply this plan?"))
             _print_outcome(outcome, output=output, verb="up")
     except EksPlatformError as error:
-        fail(error, outcome="nothing was changed" if isinstance(error, SpecError) else "")
+        fail(error, outcome="nothing was changed" if isinstance(error, SpecError) else "", output=output)
         return
 
 
@@ -210,7 +216,7 @@ def diff_command(
         ) as run:
             _print_outcome(engine_up(run, dry_run=True, confirm=confirm_with(True, "")), output=output, verb="diff")
     except EksPlatformError as error:
-        fail(error, outcome="nothing was changed")
+        fail(error, outcome="nothing was changed", output=output)
         return
 
 
@@ -226,9 +232,9 @@ def down_command(
     kubeconfig: Kubeconfig = None,
     output: ResultOutput = Output.text,
 ) -> None:
-    """Remove the AWS side, in reverse order: Fargate profiles (stops Karpenter), every EC2 instance,
-    network interface and launch template tagged for the cluster, the stacks, the cluster; then verify
-    by tag that nothing is left and print what was removed."""
+    """Remove the platform: Karpenter's pools first (waiting until their nodes are gone), then in reverse
+    order the Fargate profiles, every EC2 instance, network interface and launch template tagged for the
+    cluster, the stacks and the cluster; then verify by tag that nothing is left and print what was removed."""
     try:
         loaded = load_spec(file)
         with _aws_run(
@@ -243,7 +249,7 @@ def down_command(
             outcome = engine_down(run, confirm=confirm_with(yes, f"remove {loaded.platform.cluster.name} from AWS?"))
             _print_outcome(outcome, output=output, verb="down")
     except EksPlatformError as error:
-        fail(error, outcome="nothing was changed")
+        fail(error, outcome="nothing was changed", output=output)
         return
 
 
@@ -266,13 +272,13 @@ def status_command(
                 loaded.platform.cluster.name,
                 stack,
                 profile=profile,
-                region=region,
+                region=region or loaded.platform.cluster.region,
                 context=context,
                 kubeconfig=kubeconfig,
             )
             live = cluster_status(kube, helm, bundle, load_catalog())
     except EksPlatformError as error:
-        fail(error, outcome="nothing was changed")
+        fail(error, outcome="nothing was changed", output=output)
         return
     if output is Output.json:
         sys.stdout.write(json.dumps(status_json(live), indent=2) + "\n")

@@ -3,6 +3,7 @@ the common options and the confirmation prompt."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -15,8 +16,8 @@ from rich.console import Console
 from eks_platform import __version__
 from eks_platform.checks.objects import KubeObject
 from eks_platform.errors import EksPlatformError, SpecError, UsageError
-from eks_platform.pilots import parse_workloads
-from eks_platform.spec.instance_catalog import load_catalog
+from eks_platform.pilots import manifests_path, parse_workloads, plan_pilot
+from eks_platform.spec.instance_catalog import InstanceCatalog, load_catalog
 from eks_platform.spec.loading import LoadedSpec, load_text, reference_text
 
 app = typer.Typer(
@@ -70,7 +71,11 @@ def load_spec(file: Path | None, karpenter_api: KarpenterApi | None = None) -> L
     return load_text(text, file=name, catalog=load_catalog(), karpenter_api=api)
 
 
-def fail(error: EksPlatformError, *, outcome: str = "nothing was written") -> None:
+def fail(error: EksPlatformError, *, outcome: str = "nothing was written", output: Output | None = None) -> None:
+    """Print the error (with --output json: {"error": ...} on stdout, for scripts) and exit with its code."""
+    if output is Output.json:
+        sys.stdout.write(json.dumps({"error": str(error), "exitCode": error.exit_code}) + "\n")
+        raise typer.Exit(error.exit_code)
     if isinstance(error, SpecError):
         for issue in error.issues:
             err.print(f"[red]error[/red] {issue}", markup=True, soft_wrap=True)
@@ -155,3 +160,15 @@ def read_manifest_tree(path: Path, *, what: str) -> list[KubeObject]:
     if not files:
         raise UsageError(f"{what} {path}: no {', '.join(MANIFEST_SUFFIXES)} file in it")
     return parse_workloads({str(file): file.read_text(encoding="utf-8") for file in files})
+
+
+def pilot_workloads(loaded: LoadedSpec, catalog: InstanceCatalog) -> list[KubeObject]:
+    """The workloads of the spec's pilots that name `manifests`, as `eksp up` will apply them: patched onto
+    their pilot's node (files and lines kept), so the checks see what will run."""
+    found: list[KubeObject] = []
+    for index, pilot in enumerate(loaded.platform.pilots):
+        path = manifests_path(pilot, spec_file=loaded.source.file)
+        if path is not None:
+            workloads = read_manifest_tree(Path(path), what=f"pilots[{index}].manifests")
+            found += plan_pilot(loaded.platform, pilot, workloads=workloads, catalog=catalog).workloads
+    return found

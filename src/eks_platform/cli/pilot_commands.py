@@ -19,7 +19,9 @@ from eks_platform.apply.boto import SystemClock
 from eks_platform.apply.connect import kube_port
 from eks_platform.apply.helm import HelmCli
 from eks_platform.apply.kube_ports import ChartRef, Kube
-from eks_platform.apply.pilots import PilotOutcome, Waits, create_pilot, delete_pilot, list_pilots
+from eks_platform.apply.pilots import PilotInfo, PilotOutcome, Waits, create_pilot, delete_pilot, list_pilots
+from eks_platform.checks import check
+from eks_platform.checks.finding import Severity
 from eks_platform.checks.objects import KubeObject
 from eks_platform.cli.common import (
     Context,
@@ -31,6 +33,7 @@ from eks_platform.cli.common import (
     SpecFile,
     app,
     err,
+    fail,
     load_spec,
     out,
     read_manifest_tree,
@@ -38,7 +41,8 @@ from eks_platform.cli.common import (
 from eks_platform.errors import EksPlatformError, SpecError, UsageError
 from eks_platform.pilots import PilotPlan, pilot_from_args, plan_pilot
 from eks_platform.plan.allocatable import format_memory
-from eks_platform.spec.instance_catalog import load_catalog
+from eks_platform.spec.instance_catalog import InstanceCatalog, load_catalog
+from eks_platform.spec.loading import LoadedSpec
 from eks_platform.spec.model import Platform
 
 pilot_app = typer.Typer(
@@ -50,8 +54,10 @@ app.add_typer(pilot_app)
 
 
 Name = Annotated[str, typer.Argument(help="The pilot's name (a DNS label); its namespace is pilot-NAME.")]
-DryRun = Annotated[
-    bool, typer.Option("--dry-run", help="Print what would be applied (the patched objects); change nothing.")
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print what would change; change nothing.")]
+Timeout = Annotated[
+    int | None,
+    typer.Option("--timeout", help="Seconds to wait for the node and the pods (delete: for the node to go).", min=1),
 ]
 
 
@@ -61,12 +67,7 @@ def _answering(output: Output) -> Iterator[None]:
     try:
         yield
     except EksPlatformError as error:
-        if output is Output.json:
-            sys.stdout.write(json.dumps({"error": str(error)}) + "\n")
-        else:
-            for line in str(error).splitlines():
-                err.print(f"[red]error[/red] {line}", soft_wrap=True)
-        raise typer.Exit(error.exit_code) from None
+        fail(error, outcome="nothing was applied", output=output)
 
 
 def _progress(text: str) -> None:
@@ -102,8 +103,38 @@ def _as_flags(error: SpecError, platform: Platform, name: str) -> UsageError | S
     )
 
 
-def _waits() -> Waits:
-    return Waits(clock=SystemClock(), progress=_progress)
+def _waits(timeout: int | None) -> Waits:
+    waits = Waits(clock=SystemClock(), progress=_progress)
+    if timeout is not None:
+        waits.node_timeout_seconds = waits.pods_timeout_seconds = waits.delete_timeout_seconds = float(timeout)
+    return waits
+
+
+def _redacted(doc: dict[str, Any]) -> dict[str, Any]:
+    """A Secret as printed: its keys, never its values."""
+    if doc.get("kind") != "Secret":
+        return doc
+    shown = dict(doc)
+    for field in ("data", "stringData"):
+        if isinstance(doc.get(field), dict):
+            shown[field] = dict.fromkeys(doc[field], "<redacted>")
+    return shown
+
+
+def _refuse_check_errors(loaded: LoadedSpec, plan: PilotPlan, catalog: InstanceCatalog) -> None:
+    """The rest of `eksp check` on the pilot's objects, as they would be applied: any error refuses it."""
+    files = {w.file for w in plan.workloads}
+    report = check(
+        LoadedSpec(platform=plan.platform, source=loaded.source), catalog=catalog, manifests=list(plan.workloads)
+    )
+    errors = [f for f in report.findings if f.severity is Severity.error and f.object.file in files]
+    if errors:
+        reasons = "\n".join(
+            f"  - {f.rule_id} {f.object.file}:{f.object.line} {f.object.kind} {f.object.name}: {f.message}; "
+            f"fix: {f.fix}"
+            for f in errors
+        )
+        raise UsageError(f"pilot {plan.pilot.name} is not created; nothing was applied; `eksp check` finds:\n{reasons}")
 
 
 def _chart_workloads(
@@ -117,8 +148,22 @@ def _chart_workloads(
         raise UsageError(f"--values {values}: not YAML ({error})") from None
     if not isinstance(given, dict):
         raise UsageError(f"--values {values}: must be a mapping of chart values")
+    if chart.startswith("oci://") and not repo:  # oci://registry/path/chart: helm wants it whole, with a version
+        repo, chart = chart.rsplit("/", 1)
+    elif not repo and not Path(chart).is_dir():
+        raise UsageError(f"--chart {chart}: no such chart folder; fix: give a local chart folder, oci://..., or --repo")
+    if repo and not version:
+        raise UsageError(f"--chart {chart}: a chart from a repository needs --version (pin what the pilot runs)")
     rendered = HelmCli().template(ChartRef(name, namespace, chart, repo, version), given)
-    return [KubeObject(doc, file=f"helm template {chart}", origin="user") for doc in rendered]
+    crds = [doc for doc in rendered if doc.get("kind") == "CustomResourceDefinition"]
+    if crds:  # cluster-wide, and shared by every user of the chart: not a pilot's to own
+        names = ", ".join(str(doc.get("metadata", {}).get("name")) for doc in crds)
+        err.print(f"  the chart's CRDs are left out (install them cluster-wide first): {names}", highlight=False)
+    return [
+        KubeObject(doc, file=f"helm template {chart}", origin="user")
+        for doc in rendered
+        if doc.get("kind") != "CustomResourceDefinition"
+    ]
 
 
 def _print_plan(plan: PilotPlan) -> None:
@@ -171,6 +216,7 @@ def create_command(
     namespace: Annotated[str | None, typer.Option("--namespace", help="Default: pilot-NAME.")] = None,
     file: SpecFile = None,
     dry_run: DryRun = False,
+    timeout: Timeout = None,
     profile: Profile = None,
     region: Region = None,
     context: Context = None,
@@ -187,7 +233,14 @@ def create_command(
             raise UsageError("give the pilot's workloads with exactly one of --manifests or --chart")
         if values is not None and chart is None:
             raise UsageError("--values goes with --chart")
+        if chart is None and (repo or version):
+            raise UsageError("--repo and --version go with --chart")
         loaded = load_spec(file)
+        if any(p.name == name for p in loaded.platform.pilots):
+            raise UsageError(
+                f"pilot {name} is declared in the spec's pilots: `eksp up` creates and updates it; fix: run "
+                "`eksp up`, or remove it from the spec to manage it with `eksp pilot`"
+            )
         catalog = load_catalog()
         pilot = pilot_from_args(name, instance_type, namespace)
         target_namespace = namespace or f"pilot-{name}"
@@ -202,7 +255,8 @@ def create_command(
             raise _as_flags(error, loaded.platform, name) from None
         if output is Output.text:
             _print_plan(plan)
-        declared = any(p.name == name for p in loaded.platform.pilots)
+        if plan.ok:
+            _refuse_check_errors(loaded, plan, catalog)
         with contextlib.ExitStack() as stack:
             kube: Kube | None = None
             why_offline = ""
@@ -222,7 +276,7 @@ def create_command(
                         raise
                     kube, why_offline = None, str(error).splitlines()[0]
             outcome = create_pilot(
-                kube, plan, declared=declared, dry_run=dry_run, waits=_waits(), why_offline=why_offline
+                kube, plan, declared=False, dry_run=dry_run, waits=_waits(timeout), why_offline=why_offline
             )
         if output is Output.json:
             document = outcome.as_json()
@@ -231,15 +285,16 @@ def create_command(
                 "requested": vars(plan.fit.requested),
                 "headroom": vars(plan.fit.headroom),
             }
+            document["notCompared"] = outcome.compared or None
             if dry_run:
-                document["manifests"] = [w.doc for w in plan.workloads]
+                document["manifests"] = [_redacted(w.doc) for w in plan.workloads]
             sys.stdout.write(json.dumps(document, indent=2) + "\n")
             return
         if dry_run:
             out.print(
                 "--- the pilot's objects, as they would be applied (your files are unchanged) ---", highlight=False
             )
-            sys.stdout.write(yaml.safe_dump_all([w.doc for w in plan.workloads], sort_keys=False))
+            sys.stdout.write(yaml.safe_dump_all([_redacted(w.doc) for w in plan.workloads], sort_keys=False))
         _print_outcome(outcome, verb="pilot create")
 
 
@@ -264,6 +319,8 @@ def list_command(
             return
         if not pilots:
             out.print("no pilots")
+        else:
+            out.print(PilotInfo.header(), highlight=False)
         for pilot in pilots:
             out.print(pilot.describe(), highlight=False, markup=False)
 
@@ -273,6 +330,7 @@ def delete_command(
     name: Name,
     file: SpecFile = None,
     dry_run: DryRun = False,
+    timeout: Timeout = None,
     profile: Profile = None,
     region: Region = None,
     context: Context = None,
@@ -287,8 +345,11 @@ def delete_command(
             region = region or loaded.platform.cluster.region
             kube = _kube(loaded.platform.cluster.name, stack, profile, region, context, kubeconfig)
             declared = [p.name for p in loaded.platform.pilots]
-            outcome = delete_pilot(kube, name, declared_in_spec=declared, dry_run=dry_run, waits=_waits())
+            outcome = delete_pilot(kube, name, declared_in_spec=declared, dry_run=dry_run, waits=_waits(timeout))
         if output is Output.json:
             sys.stdout.write(json.dumps(outcome.as_json(), indent=2) + "\n")
+            return
+        if not outcome.removed:
+            out.print(f"pilot {name}: not found, nothing to delete", highlight=False)
             return
         _print_outcome(outcome, verb="pilot delete")

@@ -24,14 +24,13 @@ from eks_platform.cli.common import (
     load_spec,
     locate,
     out,
-    read_manifest_tree,
+    pilot_workloads,
 )
 from eks_platform.errors import EksPlatformError, SpecError, UsageError
-from eks_platform.pilots import manifests_path, plan_pilot
 from eks_platform.render import render
 from eks_platform.render.files import bundle_files, summary_rows
-from eks_platform.spec.instance_catalog import InstanceCatalog, load_catalog
-from eks_platform.spec.loading import LoadedSpec, reference_text
+from eks_platform.spec.instance_catalog import load_catalog
+from eks_platform.spec.loading import reference_text
 from eks_platform.spec.model import Platform
 
 
@@ -186,7 +185,7 @@ def check_command(
     try:
         loaded = load_spec(file, karpenter_api)
         catalog = load_catalog()
-        objects = _read_manifests(manifests or []) + _pilot_workloads(loaded, catalog)
+        objects = _read_manifests(manifests or []) + pilot_workloads(loaded, catalog)
         report = check(loaded, catalog=catalog, manifests=objects)
     except EksPlatformError as error:
         fail(error, outcome="nothing was checked")
@@ -198,18 +197,6 @@ def check_command(
     else:
         sys.stdout.write(as_text(report))
     raise typer.Exit(report.exit_code)
-
-
-def _pilot_workloads(loaded: LoadedSpec, catalog: InstanceCatalog) -> list[KubeObject]:
-    """The workloads of the spec's pilots that name `manifests`, as `eksp up` will apply them: patched onto
-    their pilot's node (files and lines kept), so the checks see what will run."""
-    found: list[KubeObject] = []
-    for index, pilot in enumerate(loaded.platform.pilots):
-        path = manifests_path(pilot, spec_file=loaded.source.file)
-        if path is not None:
-            workloads = read_manifest_tree(Path(path), what=f"pilots[{index}].manifests")
-            found += plan_pilot(loaded.platform, pilot, workloads=workloads, catalog=catalog).workloads
-    return found
 
 
 def _print_rules(output: CheckOutput) -> None:

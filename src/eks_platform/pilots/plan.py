@@ -52,7 +52,7 @@ def pilot_from_args(name: str, instance_type: str, namespace: str | None = None)
         ]
         raise UsageError(
             "; ".join(problems) + "; fix: a pilot's name and namespace are DNS labels (lowercase letters, digits "
-            "and '-', at most 63 characters)"
+            f"and '-'); a name has at most {d.MAX_PILOT_NAME} characters, since its pool and namespace are pilot-NAME"
         ) from None
 
 
@@ -152,7 +152,7 @@ def plan_pilot(
         refusals += _into_namespace(obj, pilot)
     pinned_elsewhere = set()
     for template in pod_templates(patched):
-        refused = _onto_node(template, platform, pilot)
+        refused = _named_node(template) + _onto_node(template, platform, pilot)
         if refused:
             pinned_elsewhere.add(id(template.owner))
         refusals += refused
@@ -161,7 +161,12 @@ def plan_pilot(
     objects = [o for o in checked_platform_objects(bundle.manifests, bundle.workloads) if o.key not in users]
     ctx = CheckContext(platform=platform, bundle=bundle, catalog=catalog, objects=[*objects, *patched])
     pool = f"pilot-{pilot.name}"
-    pool_fit = next(f for f in pool_fits(ctx) if f.pool.name == pool)
+    pool_fit = next((f for f in pool_fits(ctx) if f.pool.name == pool), None)
+    if pool_fit is None:  # the pool's requirements leave no launchable type (EP403 says which)
+        raise UsageError(
+            f"pilot {pilot.name}: its pool {pool} can launch no {pilot.instance_type} with the platform's node "
+            "settings; fix: pick another --instance-type (`eksp check` on a spec with this pilot says why)"
+        )
     fit = _fit(pool_fit, patched)
     notes: list[str] = []
     for template in pod_templates(patched):
@@ -234,7 +239,11 @@ def _into_namespace(obj: KubeObject, pilot: PilotSpec) -> list[str]:
             f"namespace {namespace} with its quota, limit range and network policies)"
         ]
     if obj.kind in CLUSTER_SCOPED:
-        return []
+        return [
+            f"{_describe(obj)} is cluster-wide: a pilot holds only namespaced objects, so that deleting it "
+            f"leaves nothing behind and it cannot change the cluster (a NodePool, a ClusterRole); fix: leave it "
+            "out, and have the platform team apply cluster-wide objects through platform.yaml or kubectl"
+        ]
     metadata = obj.doc.get("metadata")
     if not isinstance(metadata, dict):
         metadata = obj.doc["metadata"] = {}
@@ -248,6 +257,16 @@ def _into_namespace(obj: KubeObject, pilot: PilotSpec) -> list[str]:
             f"{namespace}; fix: remove metadata.namespace or set it to {namespace}"
         ]
     return []
+
+
+def _named_node(template: PodTemplate) -> list[str]:
+    node = _template_spec(template).get("nodeName")
+    if not node:
+        return []
+    return [
+        f"{_describe(template.owner)} sets spec.nodeName {node}: it would bypass the scheduler and the pilot's "
+        "node; fix: remove nodeName (eks-platform pins the pods to the pilot's node)"
+    ]
 
 
 def _onto_node(template: PodTemplate, platform: Platform, pilot: PilotSpec) -> list[str]:

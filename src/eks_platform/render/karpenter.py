@@ -40,6 +40,9 @@ def pilot_provisioner(name: str, instance_type: str) -> ProvisionerSpec:
         requirements=[
             Requirement(key=INSTANCE_TYPE, operator="In", values=[instance_type]),
             Requirement(key=CAPACITY_TYPE, operator="In", values=["on-demand"]),
+            # the instance type decides the architecture; without this, v1alpha5's default (amd64) would
+            # leave an arm64 pilot (m6g, t4g, c7g...) a pool that can launch nothing
+            Requirement(key=ARCH, operator="In", values=["amd64", "arm64"]),
         ],
         labels={d.PILOT_LABEL: name},
         taints=[Taint(key=d.PILOT_LABEL, value=name, effect="NoSchedule")],

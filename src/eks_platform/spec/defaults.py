@@ -47,6 +47,9 @@ PILOT_LABEL = "eks-platform.io/pilot"
 # "<name>-fargate-pod-execution", which bounds the name (EKS alone would allow 100)
 MAX_CLUSTER_NAME = 64 - len("-fargate-pod-execution")
 
+# a pilot's pool and namespace are "pilot-<name>", and both are at most 63 characters (DNS labels)
+MAX_PILOT_NAME = 63 - len("pilot-")
+
 FARGATE_POD_LABEL = "eks-platform.io/compute"
 FARGATE_POD_LABEL_VALUE = "fargate"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"

@@ -252,7 +252,7 @@ class AddonsSpec(Base):
 
 
 class PilotSpec(Base):
-    name: DnsLabel
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=d.MAX_PILOT_NAME)]
     instance_type: str
     namespace: DnsLabel | None = None  # default: pilot-<name>
     # The pilot's own manifests: a directory or a file, relative to the spec file. eks-platform pins them to the
