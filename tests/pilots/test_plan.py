@@ -130,8 +130,9 @@ def test_a_pod_that_its_own_selector_sends_elsewhere_is_refused() -> None:
     assert plan(workloads=[arm, other]).refusals == (
         "Deployment pilot-shop/other has nodeSelector eks-platform.io/pilot: alpha, another pilot's node; "
         "fix: remove it (eks-platform pins the pilot's pods to pilot shop)",
-        "Deployment pilot-shop/arm would run on the Calico overlay, not on pilot shop's node only; "
-        "fix: drop the nodeSelector, node affinity or labels that send it elsewhere",
+        "Deployment pilot-shop/arm would run on no node at all, not on pilot shop's node only (its nodeSelector "
+        "also asks for kubernetes.io/arch=arm64); fix: drop the nodeSelector, node affinity or labels that send it "
+        "elsewhere",
     )
 
 

@@ -172,9 +172,13 @@ def plan_pilot(
     for template in pod_templates(patched):
         where = ctx.where(template)
         if id(template.owner) not in pinned_elsewhere and (where.home == "fargate" or where.pools != (pool,)):
+            selector = _template_spec(template).get("nodeSelector") or {}
+            own = ", ".join(f"{k}={v}" for k, v in selector.items() if k != d.PILOT_LABEL)
+            where_text = where.describe if where.home == "fargate" or where.pools else "on no node at all"
             refusals.append(
-                f"{_describe(template.owner)} would run {where.describe}, not on pilot {pilot.name}'s node only; "
-                f"fix: drop the nodeSelector, node affinity or labels that send it elsewhere"
+                f"{_describe(template.owner)} would run {where_text}, not on pilot {pilot.name}'s node only"
+                + (f" (its nodeSelector also asks for {own})" if own else "")
+                + "; fix: drop the nodeSelector, node affinity or labels that send it elsewhere"
             )
         notes += _unset_requests(template, bundle.manifests, namespace)
     if not fit.fits:
