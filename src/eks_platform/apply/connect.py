@@ -116,43 +116,18 @@ def credential_json(session: Any, cluster: str) -> str:
     return json.dumps(exec_credential(session, cluster))
 
 
-def cluster_ports(
+def connector_for(
     cluster_name: str,
     stack: contextlib.ExitStack,
     *,
-    profile: str | None,
-    region: str | None,
-    context: str | None,
-    kubeconfig: str | None,
-) -> tuple[Kube, Helm]:
-    """Kubernetes and Helm for a cluster that exists: through the kubeconfig context when one is named (no
-    AWS call), else straight from AWS (DescribeCluster, then a signed token)."""
-    connector, cluster = _connector(cluster_name, stack, profile, region, context, kubeconfig)
-    return connector.kube(cluster), connector.helm(cluster)
-
-
-def kube_port(
-    cluster_name: str,
-    stack: contextlib.ExitStack,
-    *,
-    profile: str | None,
-    region: str | None,
-    context: str | None,
-    kubeconfig: str | None,
-) -> Kube:
-    """Kubernetes alone, the same way (pilots need no helm)."""
-    connector, cluster = _connector(cluster_name, stack, profile, region, context, kubeconfig)
-    return connector.kube(cluster)
-
-
-def _connector(
-    cluster_name: str,
-    stack: contextlib.ExitStack,
     profile: str | None,
     region: str | None,
     context: str | None,
     kubeconfig: str | None,
 ) -> tuple[Connector, ClusterState]:
+    """How to reach a cluster that exists, and the cluster: through the kubeconfig context when one is named
+    (no AWS call), else straight from AWS (DescribeCluster, then a signed token). `connector(cluster)` gives
+    Kubernetes and Helm, `connector.kube(cluster)` Kubernetes alone (pilots need no helm)."""
     if context or kubeconfig:
         named = ClusterState(name=cluster_name, status="ACTIVE", endpoint_public=False, endpoint_private=True)
         return Connector(None, region or "", profile, context, kubeconfig, stack), named

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from eks_platform.apply.boto import clients
-from eks_platform.apply.connect import Connector, cluster_ports, credential_json
+from eks_platform.apply.connect import Connector, connector_for, credential_json
 from eks_platform.apply.eks import EksReconciler
 from eks_platform.apply.engine import Outcome
 from eks_platform.apply.engine import down as engine_down
@@ -268,7 +268,7 @@ def status_command(
         loaded = load_spec(file)
         bundle = render(loaded.platform, catalog=load_catalog())
         with contextlib.ExitStack() as stack:
-            kube, helm = cluster_ports(
+            connector, cluster = connector_for(
                 loaded.platform.cluster.name,
                 stack,
                 profile=profile,
@@ -276,6 +276,7 @@ def status_command(
                 context=context,
                 kubeconfig=kubeconfig,
             )
+            kube, helm = connector(cluster)
             live = cluster_status(kube, helm, bundle, load_catalog())
     except EksPlatformError as error:
         fail(error, outcome="nothing was changed", output=output)

@@ -16,7 +16,7 @@ import typer
 import yaml
 
 from eks_platform.apply.boto import SystemClock
-from eks_platform.apply.connect import kube_port
+from eks_platform.apply.connect import connector_for
 from eks_platform.apply.helm import HelmCli
 from eks_platform.apply.kube_ports import ChartRef, Kube
 from eks_platform.apply.pilots import PilotInfo, PilotOutcome, Waits, create_pilot, delete_pilot, list_pilots
@@ -82,7 +82,10 @@ def _kube(
     context: str | None,
     kubeconfig: str | None,
 ) -> Kube:
-    return kube_port(cluster, stack, profile=profile, region=region, context=context, kubeconfig=kubeconfig)
+    connector, found = connector_for(
+        cluster, stack, profile=profile, region=region, context=context, kubeconfig=kubeconfig
+    )
+    return connector.kube(found)
 
 
 _FLAGS = {"instanceType": "--instance-type", "namespace": "--namespace", "name": "NAME", "manifests": "--manifests"}
