@@ -343,7 +343,9 @@ def test_401_tells_to_refresh_the_credentials(api: FakeApi, kube: LightkubeKube)
 
     assert not isinstance(caught.value, KubeUnreachable)
     assert "401 Unauthorized" in str(caught.value)
-    assert "AWS_PROFILE" in str(caught.value) and "cluster.accessEntries" in str(caught.value)
+    # reached through a kubeconfig context: the fix is that context's credentials, not AWS_PROFILE
+    assert "refresh the kubeconfig context's credentials" in str(caught.value)
+    assert "AWS_PROFILE" not in str(caught.value) and "cluster.accessEntries" in str(caught.value)
 
 
 def test_403_names_the_verb_resource_and_namespace(api: FakeApi, kube: LightkubeKube) -> None:

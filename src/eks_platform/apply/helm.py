@@ -303,7 +303,11 @@ def _parse_json(what: str, text: str) -> Any:
 
 def _failure(what: str, code: int, stdout: str, stderr: str) -> HelmError:
     """A HelmError with the last lines helm printed (stderr, else stdout), and a fix when it is known."""
-    lines = [line.rstrip() for line in (stderr.strip() or stdout.strip()).splitlines() if line.strip()]
+    lines = [
+        line.rstrip()
+        for line in (stderr.strip() or stdout.strip()).splitlines()
+        if line.strip() and "Use --debug flag" not in line  # helm's own flag, not eksp's
+    ]
     tail = "\n".join(f"  {line}" for line in lines[-TAIL_LINES:]) or f"  (no output; exit code {code})"
     message = f"{what} failed:\n{tail}"
     if UNREACHABLE in stderr:

@@ -45,6 +45,10 @@ CREDENTIALS_FIX = (
     "fix: refresh the credentials: check AWS_PROFILE (the token is made from it, e.g. `aws sso login` first) "
     "and that this principal has an access entry on the cluster (cluster.accessEntries in the spec)"
 )
+KUBECONFIG_CREDENTIALS_FIX = (
+    "fix: refresh the kubeconfig context's credentials (its token or exec plugin, e.g. `aws eks update-kubeconfig` "
+    "and `aws sso login`) and check that this principal has an access entry (cluster.accessEntries in the spec)"
+)
 ACCESS_FIX = (
     "fix: give this principal an access policy that allows it, e.g. AmazonEKSClusterAdminPolicy "
     "(cluster-admin) through cluster.accessEntries in the spec"
@@ -136,9 +140,10 @@ class _FreshToken(httpx2.Auth):
 class LightkubeKube:
     """The Kube port over one API server. Build it with `connect_kubeconfig` or `connect_eks`."""
 
-    def __init__(self, http: httpx2.Client, *, server: str) -> None:
+    def __init__(self, http: httpx2.Client, *, server: str, credentials_fix: str = CREDENTIALS_FIX) -> None:
         self._http = http
         self._server = server
+        self._credentials_fix = credentials_fix
         self._kinds: dict[str, dict[str, _Kind]] = {}  # group-version -> kind -> _Kind
 
     def close(self) -> None:
@@ -286,7 +291,7 @@ class LightkubeKube:
         if status == 401:
             raise KubeError(
                 f"the API server at {self._server} rejected the credentials (401 Unauthorized) for {call.verb} "
-                f"{call.what}; {CREDENTIALS_FIX}"
+                f"{call.what}; {self._credentials_fix}"
             )
         if status == 403:
             raise KubeError(
@@ -342,7 +347,7 @@ def connect_kubeconfig(path: str | None = None, context: str | None = None) -> L
         raise UsageError(f"kubeconfig {where}: {error}; fix: pass --context with one of: {contexts}") from error
     if config is None:
         raise UsageError(f"kubeconfig {where} selects no context; {fix}")
-    return _connect(config)
+    return _connect(config, credentials_fix=KUBECONFIG_CREDENTIALS_FIX)
 
 
 def connect_eks(
@@ -365,7 +370,9 @@ def _merge(documents: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def _connect(config: SingleConfig, auth: httpx2.Auth | None = None) -> LightkubeKube:
+def _connect(
+    config: SingleConfig, auth: httpx2.Auth | None = None, *, credentials_fix: str = CREDENTIALS_FIX
+) -> LightkubeKube:
     # a context without a user is allowed (kubectl asks interactively); lightkube insists on one
     config = config if config.user is not None else config._replace(user=User())
     try:
@@ -374,4 +381,4 @@ def _connect(config: SingleConfig, auth: httpx2.Auth | None = None) -> Lightkube
         raise UsageError(f"cannot use the credentials of kubeconfig context {config.context_name}: {error}") from error
     if auth is not None:
         params["auth"] = auth
-    return LightkubeKube(httpx2.Client(**params), server=config.cluster.server)
+    return LightkubeKube(httpx2.Client(**params), server=config.cluster.server, credentials_fix=credentials_fix)
