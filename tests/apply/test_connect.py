@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 
 from eks_platform.apply.connect import Connector, helm_kubeconfig
 from eks_platform.apply.ports import ClusterState
+from eks_platform.errors import HelmError
 
 CLUSTER = ClusterState(
     name="irtp",
@@ -90,7 +91,7 @@ def test_a_direct_connection_writes_the_kubeconfig_privately_and_removes_it_afte
     cluster = replace(CLUSTER, certificate_authority=ca_data)
     with contextlib.ExitStack() as stack:
         connector = Connector(session=object(), region="eu-west-1", profile=None, context=None, kubeconfig=None, stack=stack)
-        _kube, helm = connector(cluster)
+        helm = connector.helm(cluster)
         path = Path(str(helm.kubeconfig))  # type: ignore[attr-defined]
         assert oct(path.stat().st_mode & 0o777) == "0o600"
         assert yaml.safe_load(path.read_text())["clusters"][0]["cluster"] == {
@@ -98,3 +99,15 @@ def test_a_direct_connection_writes_the_kubeconfig_privately_and_removes_it_afte
             "certificate-authority-data": ca_data,
         }
     assert not path.exists()
+
+
+def test_helm_is_made_only_when_a_step_uses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EKSP_HELM", "/nowhere/helm")  # a missing helm fails only when helm is called
+    with contextlib.ExitStack() as stack:
+        connector = Connector(session=object(), region="eu-west-1", profile=None, context=None, kubeconfig=None, stack=stack)
+        made: list[str] = []
+        connector.kube = lambda cluster: made.append("kube") or object()  # type: ignore[method-assign,assignment,func-returns-value]
+        _kube, helm = connector(CLUSTER)
+        assert made == ["kube"]
+        with pytest.raises(HelmError, match="EKSP_HELM=/nowhere/helm"):
+            helm.release("karpenter", "karpenter")

@@ -250,3 +250,12 @@ def test_up_applies_the_workloads_of_a_pilot_declared_with_manifests_and_waits_f
     assert "pilot shop: 5 pod(s) Ready on ip-10-20-9-4" in world.progress
     again = up(run(), dry_run=False, confirm=yes)
     assert not again.changed and "pilot shop: 9 workload object(s), no changes" in again.plan
+    # a workload taken out of the pilot's manifests is pruned; the others stay
+    fewer = [w for w in shop() if not (w.kind == "Deployment" and w.name == "frontend")]
+    after = world.run(spec=spec)
+    after.cluster_side.clock = world.clock  # type: ignore[union-attr]
+    after.pilot_workloads, after.catalog = {"shop": fewer}, catalog()
+    pruned = up(after, dry_run=False, confirm=yes)
+    assert "  delete    Deployment pilot-shop/frontend (no longer in the spec)" in pruned.plan
+    assert ObjectRef("apps/v1", "Deployment", "frontend", "pilot-shop") not in world.kube.objects
+    assert ObjectRef("apps/v1", "Deployment", "api", "pilot-shop") in world.kube.objects

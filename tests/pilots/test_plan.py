@@ -287,3 +287,17 @@ def test_cluster_wide_objects_and_a_pinned_node_are_refused() -> None:
 def test_an_arm64_pilot_gets_a_pool_that_can_launch_its_type(instance_type: str) -> None:
     result = plan(instance_type=instance_type)
     assert result.refusals == () and result.fit.instance_type == instance_type
+
+
+@pytest.mark.parametrize(
+    ("namespace", "owner"),
+    [("monitoring", "release grafana"), ("calico-system", "the platform's workloads"), ("karpenter", "release karpenter")],
+)
+def test_a_namespace_the_platform_uses_is_not_a_pilot_s(namespace: str, owner: str) -> None:
+    result = plan_pilot(
+        reference(), pilot_from_args("shop", "m6a.4xlarge", namespace), workloads=shop(), catalog=catalog()
+    )
+    assert result.refusals[0] == (
+        f"namespace {namespace} belongs to {owner}, not to pilot shop; fix: leave --namespace out (pilot-shop) or "
+        "name one nothing else uses"
+    )

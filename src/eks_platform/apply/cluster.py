@@ -399,7 +399,14 @@ class PruneStep(Step):
         ports = _ports(run)
         if ports is None:
             return [f"prune: objects of earlier runs no longer in the spec, {_not_yet(run)}"]
-        for obj in self._candidates(ports[0]):
+        kinds, wanted = set(self.kinds), set(self.wanted)
+        for pilot in run.platform.pilots:  # the workloads of the spec's pilots are the platform's too
+            namespace = pilot.namespace or f"pilot-{pilot.name}"
+            for workload in run.pilot_workloads.get(pilot.name, ()):
+                kinds.add((workload.api_version, workload.kind))
+                written = workload.metadata.get("namespace")  # unset: the pilot's (KubeObject would say default)
+                wanted.add(ObjectRef(workload.api_version, workload.kind, workload.name, written or namespace))
+        for obj in self._candidates(ports[0], sorted(kinds), frozenset(wanted)):
             ref = ObjectRef.of(obj)
             labels = (obj.get("metadata") or {}).get("labels") or {}
             if ref.kind == "Namespace" and labels.get(PILOT_ROLE[0]) != PILOT_ROLE[1]:
@@ -412,11 +419,12 @@ class PruneStep(Step):
         ]
         return (["prune:", *lines]) if lines else ["prune: nothing left over"]
 
-    def _candidates(self, kube: Kube) -> Iterator[Obj]:
+    @staticmethod
+    def _candidates(kube: Kube, kinds: Iterable[tuple[str, str]], wanted: frozenset[ObjectRef]) -> Iterator[Obj]:
         selector = f"{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}"
-        for api_version, kind in self.kinds:
+        for api_version, kind in kinds:
             for obj in kube.list(api_version, kind, labels=selector):
-                if ObjectRef.of(obj) not in self.wanted:
+                if ObjectRef.of(obj) not in wanted:
                     yield obj
 
     def apply(self, run: Run) -> None:

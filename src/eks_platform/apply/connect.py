@@ -13,6 +13,8 @@ import contextlib
 import json
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +26,7 @@ from eks_platform.apply.boto import clients
 from eks_platform.apply.eks_token import eks_token
 from eks_platform.apply.helm import HelmCli
 from eks_platform.apply.kube import connect_eks, connect_kubeconfig
-from eks_platform.apply.kube_ports import Helm, Kube
+from eks_platform.apply.kube_ports import ChartRef, Helm, Kube, Obj, ReleaseState
 from eks_platform.apply.ports import ClusterState
 from eks_platform.errors import ApplyError
 
@@ -75,6 +77,33 @@ def helm_kubeconfig(cluster: ClusterState, *, region: str, profile: str | None) 
     }
 
 
+class LazyHelm:
+    """The Helm port, made on first use: `down`, `diff` of objects and pilots need no helm binary."""
+
+    def __init__(self, make: Callable[[], Helm]) -> None:
+        self._make = make
+        self._helm: Helm | None = None
+        self._lock = threading.Lock()
+
+    def _port(self) -> Helm:
+        with self._lock:
+            if self._helm is None:
+                self._helm = self._make()
+            return self._helm
+
+    def release(self, name: str, namespace: str) -> ReleaseState | None:
+        return self._port().release(name, namespace)
+
+    def upgrade_install(self, chart: ChartRef, values: Obj, *, timeout_seconds: int) -> ReleaseState:
+        return self._port().upgrade_install(chart, values, timeout_seconds=timeout_seconds)
+
+    def template(self, chart: ChartRef, values: Obj) -> list[Obj]:
+        return self._port().template(chart, values)
+
+    def uninstall(self, name: str, namespace: str, *, timeout_seconds: int) -> bool:
+        return self._port().uninstall(name, namespace, timeout_seconds=timeout_seconds)
+
+
 @dataclass
 class Connector:
     """Builds the Kube and Helm ports for a cluster; the temp kubeconfig lives as long as `stack`."""
@@ -87,7 +116,7 @@ class Connector:
     stack: contextlib.ExitStack
 
     def __call__(self, cluster: ClusterState) -> tuple[Kube, Helm]:
-        return self.kube(cluster), self.helm(cluster)
+        return self.kube(cluster), LazyHelm(lambda: self.helm(cluster))
 
     def kube(self, cluster: ClusterState) -> Kube:
         if self.context or self.kubeconfig:

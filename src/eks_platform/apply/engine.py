@@ -75,7 +75,7 @@ class StackStep(Step):
         )
         if self._plan.action == "none":
             state = run.aws.stacks.cloudformation.stack(run.stack_name(self.short))
-            run.outputs[self.short] = dict(state.outputs) if state else {}
+            run.record(self.short, state.outputs if state else {})
         return self._plan.describe()
 
     @property
@@ -86,7 +86,7 @@ class StackStep(Step):
         if self._plan is None:
             raise ApplyError(f"{self.name}: apply before plan")
         state = run.aws.stacks.apply(self._plan)
-        run.outputs[self.short] = dict(state.outputs)
+        run.record(self.short, state.outputs)
 
 
 def _parameter(run: Run, name: str, *, stack: str) -> str:
@@ -126,7 +126,7 @@ class ClusterStep(Step):
 
     def plan(self, run: Run, *, dry_run: bool) -> list[str]:
         self._plan = run.aws.eks.plan_cluster(run.name, log_types=run.platform.cluster.logging)
-        if self._plan.action == "none":
+        if self._plan.action != "create":  # it exists: the cluster side plans against it, even with an update due
             run.cluster = run.aws.eks.eks.cluster(run.name)
         return self._plan.describe()
 
@@ -335,6 +335,9 @@ def up_steps(bundle: Bundle, *, cluster_side: bool = True, pilots: Sequence[str]
         pilot_step = PilotStep(pilot)
         pilot_step.after = frozenset({"objects", "karpenter pools"})
         pilot_steps.append(pilot_step)
+    for cluster_step in in_cluster:
+        if cluster_step.name == "prune":  # after the pilots too: it knows their workloads
+            cluster_step.after = cluster_step.after | {pilot_step.name for pilot_step in pilot_steps}
     return aws + in_cluster + pilot_steps
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
@@ -128,12 +129,15 @@ class _FreshToken(httpx2.Auth):
         self._clock = clock
         self._bearer = ""
         self._fetched_at = 0.0
+        self._lock = threading.Lock()  # steps run in threads: one refresh at a time
 
     def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        now = self._clock()
-        if not self._bearer or now - self._fetched_at > TOKEN_MAX_AGE:
-            self._bearer, self._fetched_at = f"Bearer {self._token()}", now
-        request.headers["Authorization"] = self._bearer
+        with self._lock:
+            now = self._clock()
+            if not self._bearer or now - self._fetched_at > TOKEN_MAX_AGE:
+                self._bearer, self._fetched_at = f"Bearer {self._token()}", now
+            bearer = self._bearer
+        request.headers["Authorization"] = bearer
         yield request
 
 
@@ -286,7 +290,8 @@ class LightkubeKube:
             return
         message = _status_message(body)
         where = f"in namespace {call.namespace}" if call.namespace else "cluster-wide"
-        if status == 404:
+        if status == 404 or (status == 503 and call.what.startswith("the API discovery")):
+            # 503 on discovery: an aggregated API (Calico's) registered but not Available: not served now
             raise _Missing(f"{call.what} not found: {message}")
         if status == 401:
             raise KubeError(

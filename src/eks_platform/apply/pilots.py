@@ -353,10 +353,11 @@ def delete_pilot(
             f"pilot {name} is declared in platform.yaml (pilots); fix: remove it there and run `eksp up`, which "
             "deletes it the same way"
         )
-    namespaces = [
+    namespaces = [  # only the pilot's own: made by `eksp pilot create`, a pilot's, of this name
         ns
         for ns in kube.list("v1", "Namespace", labels=f"{d.PILOT_LABEL}={name}")
         if (ns["metadata"].get("labels") or {}).get(PILOT_ROLE_LABEL) == "pilot"
+        and (ns["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) == AD_HOC_MANAGER
     ]
     pools = [
         ObjectRef(api_version, kind, f"pilot-{name}")

@@ -76,6 +76,7 @@ class Run:
     # the workloads of the spec's pilots that name `manifests`, read by the CLI (pilot name -> objects)
     pilot_workloads: Mapping[str, Sequence[KubeObject]] = field(default_factory=dict)
     catalog: InstanceCatalog | None = None  # for the pilots' fit
+    _outputs_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def name(self) -> str:
@@ -91,10 +92,16 @@ class Run:
     def real_id(self, spec_id: str) -> str:
         return self.aws.id_map.get(spec_id, spec_id)
 
+    def record(self, short: str, outputs: Mapping[str, str]) -> None:
+        """A stack's outputs, for the steps after it (steps run in threads)."""
+        with self._outputs_lock:
+            self.outputs[short] = dict(outputs)
+
     def output(self, name: str, *, needed_by: str) -> str:
-        for outputs in self.outputs.values():
-            if name in outputs:
-                return outputs[name]
+        with self._outputs_lock:
+            found = [outputs[name] for outputs in self.outputs.values() if name in outputs]
+        if found:
+            return found[0]
         raise ApplyError(f"{needed_by} needs {name}, which no stack applied so far gives")
 
     def vpc_id(self) -> str:

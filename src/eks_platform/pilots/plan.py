@@ -24,7 +24,7 @@ from eks_platform.checks.scheduling import tolerates
 from eks_platform.errors import SpecError, UsageError, format_path
 from eks_platform.plan.allocatable import ZERO, Resources, format_memory
 from eks_platform.render import render
-from eks_platform.render.bundle import Obj
+from eks_platform.render.bundle import Bundle, Obj
 from eks_platform.render.karpenter import pilot_provisioner, pool_tolerations
 from eks_platform.render.pilots import LIMIT_RANGE_NAME
 from eks_platform.spec import defaults as d
@@ -146,7 +146,7 @@ def plan_pilot(
     pilot = next(p for p in platform.pilots if p.name == pilot.name)
     namespace = pilot.namespace or ""
     bundle = render(platform, catalog=catalog)
-    refusals: list[str] = []
+    refusals: list[str] = _namespace_taken(platform, bundle, pilot)
     patched = [_copy(obj) for obj in workloads]
     for obj in patched:
         refusals += _into_namespace(obj, pilot)
@@ -192,6 +192,21 @@ def plan_pilot(
         refusals=tuple(refusals),
         notes=tuple(notes),
     )
+
+
+def _namespace_taken(platform: Platform, bundle: Bundle, pilot: PilotSpec) -> list[str]:
+    """A pilot's namespace is its own: deleting the pilot deletes it, with everything in it."""
+    namespace = pilot.namespace or ""
+    owners = {str(w.get("metadata", {}).get("namespace")): "the platform's workloads" for w in bundle.workloads}
+    owners |= {release.namespace: f"release {release.name}" for release in bundle.releases}
+    owners |= {p.namespace or "": f"pilot {p.name}" for p in platform.pilots if p.name != pilot.name}
+    owners |= {n.name: "an application namespace of the spec" for n in platform.namespaces}
+    if namespace in owners:
+        return [
+            f"namespace {namespace} belongs to {owners[namespace]}, not to pilot {pilot.name}; fix: leave --namespace "
+            f"out (pilot-{pilot.name}) or name one nothing else uses"
+        ]
+    return []
 
 
 # --- platform objects --------------------------------------------------------------------------------
