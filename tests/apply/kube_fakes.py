@@ -7,6 +7,7 @@ single field manager sees); a dry run returns the merged object without storing 
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,16 @@ CALICO_API_KINDS = {
 }
 
 
+def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+    """One call at a time on the fake's state (the engine's steps run in threads)."""
+
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 def merge(live: Any, applied: Any) -> Any:
     if isinstance(live, Mapping) and isinstance(applied, Mapping):
         merged = dict(live)
@@ -66,6 +77,7 @@ class FakeKube:
     calls: list[str] = field(default_factory=list)
     journal: list[str] | None = None  # shared with FakeHelm: the order of every mutating call
     _version: int = 0
+    lock: threading.RLock = field(default_factory=threading.RLock)  # steps call it from several threads
 
     def _note(self, text: str) -> None:
         self.calls.append(text)
@@ -83,15 +95,18 @@ class FakeKube:
         self._reach()
         return "v1.33.2-eks-1"
 
+    @locked
     def served(self, api_version: str, kind: str) -> bool:
         self._reach()
         return (api_version, kind) in self.kinds
 
+    @locked
     def get(self, ref: ObjectRef) -> Obj | None:
         self._reach()
         found = self.objects.get(ref)
         return copy.deepcopy(found) if found is not None else None
 
+    @locked
     def list(self, api_version: str, kind: str, *, namespace: str | None = None, labels: str = "") -> list[Obj]:
         self._reach()
         terms = [part.split("=", 1) for part in labels.split(",") if part]  # "key=value" or "key" (exists)
@@ -106,6 +121,7 @@ class FakeKube:
                 found.append(copy.deepcopy(obj))
         return found
 
+    @locked
     def apply(self, obj: Obj, *, dry_run: bool = False) -> Obj:
         self._reach()
         ref = ObjectRef.of(obj)
@@ -134,6 +150,7 @@ class FakeKube:
                 "status": {"conditions": [{"type": "Available", "status": "True"}]},
             }
 
+    @locked
     def delete(self, ref: ObjectRef) -> bool:
         self._reach()
         self._note(f"delete {ref}")

@@ -188,3 +188,34 @@ def test_up_refuses_while_a_declared_pilot_s_manifests_have_check_errors(tmp_pat
     result = runner.invoke(app, ["up", "-f", str(_spec_with_shop(tmp_path, "t3.medium")), "--dry-run", "--output", "json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["error"].startswith("`eksp check` reports 1 error(s): up does not start")
+
+
+def test_a_declared_pilot_that_cannot_be_applied_stops_check_and_up_with_the_reason(tmp_path: Path) -> None:
+    manifests = tmp_path / "pilot"
+    manifests.mkdir()
+    (manifests / "role.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: []\n"
+    )
+    from eks_platform.spec.loading import reference_text
+
+    spec = tmp_path / "platform.yaml"
+    spec.write_text(
+        reference_text().replace(
+            "pilots:\n", f"pilots:\n  - name: shop\n    instanceType: m6a.4xlarge\n    manifests: {manifests}\n", 1
+        )
+    )
+    for command in (["check", "-f", str(spec)], ["up", "-f", str(spec), "--dry-run"]):
+        result = runner.invoke(app, [*command, "--output", "json"])
+        assert result.exit_code == 2, result.output
+        error = json.loads(result.stdout)["error"]
+        assert error.startswith(f"{spec} pilots[0] (shop) cannot be applied:\n  - ClusterRole reader")
+        assert "is cluster-wide: a pilot holds only namespaced objects" in error
+
+
+def test_a_manifest_that_is_not_utf8_is_bad_input_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_bytes(b"kind: \xff\xfe\n")
+    result = runner.invoke(
+        app, ["pilot", "create", "x", "--instance-type", "m6a.large", "--manifests", str(tmp_path), "--output", "json"]
+    )
+    assert result.exit_code == 2
+    assert "cannot be read as UTF-8 text" in json.loads(result.stdout)["error"]

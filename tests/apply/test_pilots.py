@@ -77,6 +77,8 @@ class Cluster:
             if node in objects:
                 for ref in workloads:
                     spec = objects[ref]["spec"]
+                    replicas = spec.get("replicas", 1)
+                    objects[ref]["status"] = {"readyReplicas": replicas, "updatedReplicas": replicas}
                     for i in range(spec.get("replicas", 1)):
                         pod = ObjectRef("v1", "Pod", f"{ref.name}-{i}", ref.namespace)
                         objects[pod] = {
@@ -259,3 +261,34 @@ def test_up_applies_the_workloads_of_a_pilot_declared_with_manifests_and_waits_f
     assert "  delete    Deployment pilot-shop/frontend (no longer in the spec)" in pruned.plan
     assert ObjectRef("apps/v1", "Deployment", "frontend", "pilot-shop") not in world.kube.objects
     assert ObjectRef("apps/v1", "Deployment", "api", "pilot-shop") in world.kube.objects
+
+
+def test_a_pilot_with_only_a_cronjob_does_not_wait_for_a_node_that_will_not_come() -> None:
+    cluster, progress = Cluster(), []
+    cronjob = next(w for w in shop() if w.kind == "CronJob")
+    plan = plan_pilot(reference(), pilot_from_args("nightly", "t3.2xlarge"), workloads=[cronjob], catalog=catalog())
+    outcome = create_pilot(cluster.kube, plan, declared=False, dry_run=False, waits=waits(cluster, progress))
+    assert outcome.node is None and outcome.pods == ()
+    assert "nothing runs until a Job or CronJob starts: Karpenter launches the node then" in progress
+
+
+def test_the_pods_wait_covers_every_replica_of_the_latest_spec() -> None:
+    cluster = Cluster()
+    cluster.kube.objects.clear()
+    plan = shop_plan()
+    tick = cluster.tick
+    polls = []
+
+    def roll_out_late() -> None:  # ready pods appear first; the Deployments report rolled out two polls later
+        tick()
+        polls.append(1)
+        for ref, obj in cluster.kube.objects.items():
+            if ref.kind in ("Deployment", "StatefulSet") and len(polls) < 4:
+                obj["status"] = {"readyReplicas": 0}
+
+    cluster.tick = roll_out_late  # type: ignore[method-assign]
+    node_class = {"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass", "metadata": {"name": "bottlerocket"}}
+    cluster.kube.objects[ObjectRef.of(node_class)] = node_class
+    progress: list[str] = []
+    create_pilot(cluster.kube, plan, declared=False, dry_run=False, waits=waits(cluster, progress))
+    assert len(polls) >= 4 and progress[-1] == "5 pod(s) Ready"

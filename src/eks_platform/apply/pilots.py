@@ -146,8 +146,7 @@ def create_pilot(
         if ObjectRef.of(obj) in todo:
             kube.apply(obj)
             waits.progress(f"applied {ObjectRef.of(obj)}")
-    node = _wait_for_node(kube, name, waits)
-    pods = _wait_for_pods(kube, namespace, waits, expected=_pod_owners(plan))
+    node, pods = _wait_for_pilot(kube, plan, waits)
     return outcome(dry_run=False, changed=changed, objects=changes, node=node, pods=pods)
 
 
@@ -174,9 +173,38 @@ def _refuse_what_the_cluster_lacks(kube: Kube, plan: PilotPlan, objects: Sequenc
         )
 
 
-def _pod_owners(plan: PilotPlan) -> int:
-    """How many workloads should have running pods (CronJobs and Jobs may have none yet)."""
-    return sum(1 for template in pod_templates(plan.workloads) if template.owner.kind not in ("CronJob", "Job"))
+def _pods_expected(plan: PilotPlan) -> int:
+    """How many pods should be running once it is up (CronJobs and Jobs may have none yet)."""
+    return sum(t.replicas for t in pod_templates(plan.workloads) if t.owner.kind not in ("CronJob", "Job"))
+
+
+def _wait_for_pilot(kube: Kube, plan: PilotPlan, waits: Waits) -> tuple[str | None, tuple[PodPlace, ...]]:
+    """Its node, then its pods, rolled out. Nothing to run now (only CronJobs, or no replicas): Karpenter
+    launches no node for it, so there is nothing to wait for."""
+    expected = _pods_expected(plan)
+    if expected == 0:
+        waits.progress("nothing runs until a Job or CronJob starts: Karpenter launches the node then")
+        return None, ()
+    node = _wait_for_node(kube, plan.pilot.name, waits)
+    namespace = plan.pilot.namespace or f"pilot-{plan.pilot.name}"
+    return node, _wait_for_pods(kube, namespace, waits, expected=expected)
+
+
+def _not_rolled_out(kube: Kube, namespace: str) -> list[str]:
+    """Deployments and StatefulSets whose latest spec is not Ready on every replica yet."""
+    pending = []
+    for api_version, kind in (("apps/v1", "Deployment"), ("apps/v1", "StatefulSet")):
+        for obj in kube.list(api_version, kind, namespace=namespace):
+            wanted = (obj.get("spec") or {}).get("replicas", 1)
+            status = obj.get("status") or {}
+            generation = (obj.get("metadata") or {}).get("generation", 0)
+            if (
+                status.get("observedGeneration", 0) < generation
+                or status.get("readyReplicas", 0) < wanted
+                or status.get("updatedReplicas", wanted) < wanted
+            ):
+                pending.append(f"{kind} {obj['metadata']['name']}")
+    return pending
 
 
 def _pilot_nodes(kube: Kube, name: str) -> list[Obj]:
@@ -215,11 +243,14 @@ def _wait_for_pods(kube: Kube, namespace: str, waits: Waits, *, expected: int) -
         places = tuple(
             PodPlace(str(p["metadata"]["name"]), (p.get("spec") or {}).get("nodeName"), _ready(p)) for p in pods
         )
-        if len(places) >= expected and all(place.ready for place in places):
+        rolling = _not_rolled_out(kube, namespace)
+        if len(places) >= expected and all(place.ready for place in places) and not rolling:
             waits.progress(f"{len(places)} pod(s) Ready")
             return places
         if waits.clock.now() >= deadline:
-            waiting = ", ".join(p.name for p in places if not p.ready) or f"{expected - len(places)} not created"
+            waiting = (
+                ", ".join([p.name for p in places if not p.ready] + rolling) or f"{expected - len(places)} not created"
+            )
             raise ApplyError(
                 f"pods in {namespace} not Ready after {waits.pods_timeout_seconds:.0f} s: {waiting}; fix: "
                 f"`kubectl -n {namespace} describe pods` (the quota and limit range apply), then run create "
@@ -460,8 +491,6 @@ class PilotStep(Step):
         waits = Waits(
             clock=side.clock, progress=lambda text: run.progress(f"{self.name}: {text}"), poll_seconds=side.poll_seconds
         )
-        node = _wait_for_node(kube, self.pilot, waits)
-        pods = _wait_for_pods(
-            kube, self._plan.pilot.namespace or f"pilot-{self.pilot}", waits, expected=_pod_owners(self._plan)
-        )
-        run.progress(f"{self.name}: {len(pods)} pod(s) Ready on {node}")
+        node, pods = _wait_for_pilot(kube, self._plan, waits)
+        if node:
+            run.progress(f"{self.name}: {len(pods)} pod(s) Ready on {node}")

@@ -159,7 +159,13 @@ def read_manifest_tree(path: Path, *, what: str) -> list[KubeObject]:
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES)
     if not files:
         raise UsageError(f"{what} {path}: no {', '.join(MANIFEST_SUFFIXES)} file in it")
-    return parse_workloads({str(file): file.read_text(encoding="utf-8") for file in files})
+    texts = {}
+    for file in files:
+        try:
+            texts[str(file)] = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UsageError(f"{what} {file}: cannot be read as UTF-8 text ({error})") from None
+    return parse_workloads(texts)
 
 
 def pilot_workloads(loaded: LoadedSpec, catalog: InstanceCatalog) -> list[KubeObject]:
@@ -170,5 +176,11 @@ def pilot_workloads(loaded: LoadedSpec, catalog: InstanceCatalog) -> list[KubeOb
         path = manifests_path(pilot, spec_file=loaded.source.file)
         if path is not None:
             workloads = read_manifest_tree(Path(path), what=f"pilots[{index}].manifests")
-            found += plan_pilot(loaded.platform, pilot, workloads=workloads, catalog=catalog).workloads
+            plan = plan_pilot(loaded.platform, pilot, workloads=workloads, catalog=catalog)
+            # not fitting its node is a finding of the checks (EP501, with file and line); the rest stops here
+            blocking = plan.refusals[:-1] if not plan.fit.fits else plan.refusals
+            if blocking:
+                reasons = "\n".join(f"  - {reason}" for reason in blocking)
+                raise UsageError(f"{loaded.source.file} pilots[{index}] ({pilot.name}) cannot be applied:\n{reasons}")
+            found += plan.workloads
     return found

@@ -147,6 +147,8 @@ def _chart_workloads(
         raise UsageError(f"--values {values}: no such file")
     try:
         given: Any = yaml.safe_load(values.read_text(encoding="utf-8")) if values else {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"--values {values}: cannot be read as UTF-8 text ({error})") from None
     except yaml.YAMLError as error:
         raise UsageError(f"--values {values}: not YAML ({error})") from None
     if not isinstance(given, dict):

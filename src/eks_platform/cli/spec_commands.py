@@ -188,7 +188,7 @@ def check_command(
         objects = _read_manifests(manifests or []) + pilot_workloads(loaded, catalog)
         report = check(loaded, catalog=catalog, manifests=objects)
     except EksPlatformError as error:
-        fail(error, outcome="nothing was checked")
+        fail(error, outcome="nothing was checked", output=Output.json if output is not CheckOutput.text else None)
         return
     if output is CheckOutput.json:
         sys.stdout.write(json.dumps(as_json(report), indent=2) + "\n")
