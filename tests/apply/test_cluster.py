@@ -196,16 +196,17 @@ def count_cluster_mutations() -> int:
     return len(world.journal)
 
 
-@pytest.mark.parametrize("kill_at", range(1, count_cluster_mutations() + 1, 3))
-def test_up_killed_during_the_cluster_side_converges_when_run_again(kill_at: int) -> None:
+@pytest.mark.parametrize("workers", [1, 4])
+@pytest.mark.parametrize("kill_at", range(1, count_cluster_mutations() + 1))
+def test_up_killed_during_the_cluster_side_converges_when_run_again(kill_at: int, workers: int) -> None:
     world = World()
     up(world.run(), dry_run=False, confirm=yes)  # the AWS side and the cluster, once
     world.kube.objects.clear()
     world.helm.releases.clear()
     world.kube.kinds = set(world.kube.kinds) - {("karpenter.sh/v1", "NodePool")}  # a fresh cluster again
     with pytest.raises(Crash):
-        up(world.run(crash_after=kill_at, workers=4), dry_run=False, confirm=yes)
-    up(world.run(workers=4), dry_run=False, confirm=yes)
+        up(world.run(crash_after=kill_at, workers=workers), dry_run=False, confirm=yes)
+    up(world.run(workers=workers), dry_run=False, confirm=yes)
     assert not up(world.run(), dry_run=False, confirm=yes).changed
     _, bundle = reference()
     assert {ObjectRef.of(o) for o in bundle.manifests} <= set(world.kube.objects)
