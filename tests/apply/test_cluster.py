@@ -9,8 +9,9 @@ import threading
 from typing import Any
 
 import pytest
-from tests.apply.fakes import Crash, CrashAfter, FakeAccess, FakeClock, FakeCloudFormation, FakeEc2, FakeEks
+from tests.apply.fakes import Crash, CrashAfter
 from tests.apply.kube_fakes import FakeHelm, FakeKube
+from tests.apply.test_engine import World as AwsWorld
 from tests.apply.test_engine import reference
 
 from eks_platform.apply.cluster import AWS_NODE, changed_paths, comparable, filled_values
@@ -22,17 +23,14 @@ from eks_platform.apply.stacks import StackDeployer
 from eks_platform.errors import ApplyError, KubeUnreachable
 
 
-class World:
+class World(AwsWorld):
+    """The fake AWS account of test_engine, and a fake cluster behind it."""
+
     def __init__(self) -> None:
-        self.clock = FakeClock()
-        self.cloudformation = FakeCloudFormation(self.clock)
-        self.eks = FakeEks()
-        self.ec2 = FakeEc2()
-        self.access = FakeAccess()
+        super().__init__()
         self.journal: list[str] = []
         self.kube = FakeKube(journal=self.journal)
         self.helm = FakeHelm(self.kube)
-        self.progress: list[str] = []
         self.connected = 0
 
     def run(self, crash_after: int = 0, workers: int = 1, *, spec: tuple[Any, Any] | None = None) -> Run:
