@@ -187,7 +187,8 @@ spec:
 def test_up_refuses_while_a_declared_pilot_s_manifests_have_check_errors(tmp_path: Path) -> None:
     result = runner.invoke(app, ["up", "-f", str(_spec_with_shop(tmp_path, "t3.medium")), "--dry-run", "--output", "json"])
     assert result.exit_code == 1
-    assert json.loads(result.stdout)["error"].startswith("`eksp check` reports 1 error(s): up does not start")
+    spec = _spec_with_shop(tmp_path, "t3.medium")
+    assert json.loads(result.stdout)["error"].startswith(f"`eksp check -f {spec}` reports 1 error(s): up does not start")
 
 
 def test_a_declared_pilot_that_cannot_be_applied_stops_check_and_up_with_the_reason(tmp_path: Path) -> None:
@@ -219,3 +220,37 @@ def test_a_manifest_that_is_not_utf8_is_bad_input_not_a_traceback(tmp_path: Path
     )
     assert result.exit_code == 2
     assert "cannot be read as UTF-8 text" in json.loads(result.stdout)["error"]
+
+
+def test_a_spec_that_is_not_utf8_is_bad_input_for_every_command(tmp_path: Path) -> None:
+    spec = tmp_path / "platform.yaml"
+    spec.write_bytes(b"cluster:\n  name: caf\xe9\n")
+    for command in (["check"], ["render", "-o", str(tmp_path / "out")], ["diff"], ["pilot", "list"]):
+        result = runner.invoke(app, [*command, "-f", str(spec), "--output", "json"])
+        assert result.exit_code == 2, (command, result.output)
+        assert json.loads(result.stdout)["error"].startswith(f"{spec}: the spec is not UTF-8 text")
+
+
+def test_kubectl_s_copy_of_a_secret_in_its_annotation_is_redacted_too(tmp_path: Path) -> None:
+    (tmp_path / "secret.yaml").write_text(
+        """apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: '{"data":{"password":"c2VjcmV0MQ=="}}'
+data: {password: c2VjcmV0MQ==}
+"""
+    )
+    result = runner.invoke(
+        app,
+        ["pilot", "create", "x", "--instance-type", "m6a.large", "--manifests", str(tmp_path), "--dry-run", "--output", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "c2VjcmV0MQ==" not in result.stdout
+
+
+def test_a_declared_pilot_s_delete_is_refused_without_a_cluster() -> None:
+    result = runner.invoke(app, ["pilot", "delete", "alpha", "--output", "json"])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"].startswith("pilot alpha is declared in platform.yaml")

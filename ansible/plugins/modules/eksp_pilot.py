@@ -46,9 +46,9 @@ options:
     type: str
   repo:
     description:
-      - Where O(chart) comes from, passed as C(--repo) - a Helm repository URL (C(https://)), an OCI registry
-        path (C(oci://)) or a local folder of charts. Requires O(chart).
-      - With a C(https://) or C(oci://) repository, O(version) is needed too; C(eksp) refuses an unpinned remote chart.
+      - Where O(chart) comes from, passed as C(--repo) - a Helm repository URL (C(https://)) or an OCI registry
+        path (C(oci://)). Requires O(chart). Leave it out for a local chart folder (O(chart) is then its path).
+      - With O(repo), O(version) is needed too; C(eksp) refuses an unpinned chart from a repository.
     type: str
   version:
     description:
@@ -70,7 +70,9 @@ options:
     type: path
   context:
     description:
-      - Kubernetes context to use, passed as C(--context). When omitted, the current context is used.
+      - Kubeconfig context to reach the cluster through, passed as C(--context).
+      - When omitted, C(eksp) reaches the cluster straight from AWS (the endpoint and CA from DescribeCluster, a
+        token signed with the AWS credentials), without reading any kubeconfig.
     type: str
   kubeconfig:
     description:

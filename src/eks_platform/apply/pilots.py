@@ -377,13 +377,16 @@ def _allocatable(node: Obj) -> Resources | None:
 
 
 def delete_pilot(
-    kube: Kube, name: str, *, declared_in_spec: Sequence[str], dry_run: bool, waits: Waits
+    kube: Kube | None, name: str, *, declared_in_spec: Sequence[str], dry_run: bool, waits: Waits
 ) -> PilotOutcome:
+    """`kube` None: only the refusal of a pilot the spec declares (no cluster needed to say that)."""
     if name in declared_in_spec:
         raise UsageError(
             f"pilot {name} is declared in platform.yaml (pilots); fix: remove it there and run `eksp up`, which "
             "deletes it the same way"
         )
+    if kube is None:
+        raise ApplyError(f"pilot {name}: no cluster to delete it from")
     namespaces = [  # only the pilot's own: made by `eksp pilot create`, a pilot's, of this name
         ns
         for ns in kube.list("v1", "Namespace", labels=f"{d.PILOT_LABEL}={name}")

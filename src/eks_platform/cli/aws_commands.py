@@ -113,13 +113,14 @@ def _aws_run(
         )
 
 
-def _refuse_on_check_errors(loaded: LoadedSpec) -> None:
+def _refuse_on_check_errors(loaded: LoadedSpec, file: Path | None) -> None:
     catalog = load_catalog()
     report = check(loaded, catalog=catalog, manifests=pilot_workloads(loaded, catalog))
     if report.exit_code:
+        command = f"eksp check -f {file}" if file else "eksp check"
         raise ApplyError(
-            f"`eksp check` reports {report.count(Severity.error)} error(s): up does not start; "
-            "run `eksp check` to see them, fix the spec, then run up again"
+            f"`{command}` reports {report.count(Severity.error)} error(s): up does not start; "
+            f"run `{command}` to see them, fix the spec, then run up again"
         )
 
 
@@ -174,7 +175,7 @@ def up_command(
     `eksp check` reports an error. Exit 0 done or nothing to do, 1 failed, 2 bad input."""
     try:
         loaded = load_spec(file)
-        _refuse_on_check_errors(loaded)
+        _refuse_on_check_errors(loaded, file)
         with _aws_run(
             loaded,
             local=local,

@@ -66,6 +66,8 @@ def load_spec(file: Path | None, karpenter_api: KarpenterApi | None = None) -> L
             raise UsageError(
                 f"{file}: cannot read the spec ({error.strerror}); give an existing file with -f"
             ) from None
+        except UnicodeDecodeError as error:
+            raise UsageError(f"{file}: the spec is not UTF-8 text ({error.reason} at byte {error.start})") from None
         name = str(file)
     api = karpenter_api.value if karpenter_api is not None else None
     return load_text(text, file=name, catalog=load_catalog(), karpenter_api=api)

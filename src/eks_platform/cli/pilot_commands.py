@@ -88,6 +88,7 @@ def _kube(
     return connector.kube(found)
 
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _FLAGS = {"instanceType": "--instance-type", "namespace": "--namespace", "name": "NAME", "manifests": "--manifests"}
 
 
@@ -114,13 +115,19 @@ def _waits(timeout: int | None) -> Waits:
 
 
 def _redacted(doc: dict[str, Any]) -> dict[str, Any]:
-    """A Secret as printed: its keys, never its values."""
+    """A Secret as printed: its keys, never its values (nor kubectl's copy of them in an annotation)."""
     if doc.get("kind") != "Secret":
         return doc
     shown = dict(doc)
     for field in ("data", "stringData"):
         if isinstance(doc.get(field), dict):
             shown[field] = dict.fromkeys(doc[field], "<redacted>")
+    metadata = doc.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("annotations"), dict):
+        annotations = dict(metadata["annotations"])
+        if LAST_APPLIED in annotations:
+            annotations[LAST_APPLIED] = "<redacted>"
+        shown["metadata"] = {**metadata, "annotations": annotations}
     return shown
 
 
@@ -346,10 +353,12 @@ def delete_command(
     terminated its node, so no instance is left running. Exit 0 done or nothing to do."""
     with _answering(output):
         loaded = load_spec(file)
+        declared = [p.name for p in loaded.platform.pilots]
+        if name in declared:  # before any connection: the answer does not depend on the cluster
+            delete_pilot(None, name, declared_in_spec=declared, dry_run=dry_run, waits=_waits(timeout))
         with contextlib.ExitStack() as stack:
             region = region or loaded.platform.cluster.region
             kube = _kube(loaded.platform.cluster.name, stack, profile, region, context, kubeconfig)
-            declared = [p.name for p in loaded.platform.pilots]
             outcome = delete_pilot(kube, name, declared_in_spec=declared, dry_run=dry_run, waits=_waits(timeout))
         if output is Output.json:
             sys.stdout.write(json.dumps(outcome.as_json(), indent=2) + "\n")

@@ -64,7 +64,7 @@ def render_command(
         except SpecError as error:
             raise locate(error, loaded) from None
     except EksPlatformError as error:
-        fail(error)
+        fail(error, output=output)
         return
     files = bundle_files(bundle)
     if output_dir is not None:
