@@ -124,7 +124,7 @@ def shop_plan(instance_type: str = "m6a.4xlarge") -> Any:
 
 def test_create_applies_in_order_waits_for_the_node_and_the_pods_and_says_where_they_landed() -> None:
     cluster, progress = Cluster(), []
-    outcome = create_pilot(cluster.kube, shop_plan(), declared=False, dry_run=False, waits=waits(cluster, progress))
+    outcome = create_pilot(cluster.kube, shop_plan(), dry_run=False, waits=waits(cluster, progress))
     applied = [entry.removeprefix("apply ") for entry in cluster.kube.calls if entry.startswith("apply ")]
     assert applied[0] == "Namespace pilot-shop"
     assert applied.index("NodePool pilot-shop") < applied.index("Deployment pilot-shop/frontend")
@@ -139,22 +139,22 @@ def test_create_applies_in_order_waits_for_the_node_and_the_pods_and_says_where_
     frontend = cluster.kube.objects[ObjectRef("apps/v1", "Deployment", "frontend", "pilot-shop")]
     assert frontend["spec"]["template"]["spec"]["nodeSelector"] == {d.PILOT_LABEL: "shop"}
     # a second create changes nothing
-    again = create_pilot(cluster.kube, shop_plan(), declared=False, dry_run=False, waits=waits(cluster, []))
+    again = create_pilot(cluster.kube, shop_plan(), dry_run=False, waits=waits(cluster, []))
     assert not again.changed and {c.action for c in again.objects} == {"unchanged"}
 
 
 def test_a_dry_run_applies_nothing_with_or_without_a_cluster() -> None:
     cluster = Cluster()
-    outcome = create_pilot(cluster.kube, shop_plan(), declared=False, dry_run=True, waits=waits(cluster, []))
+    outcome = create_pilot(cluster.kube, shop_plan(), dry_run=True, waits=waits(cluster, []))
     assert outcome.dry_run and outcome.changed
     assert not any(entry.startswith("apply") for entry in cluster.kube.calls)  # the fake notes real applies only
     assert ("Deployment", "pilot-shop", "frontend", "create") in {
         (c.ref.kind, c.ref.namespace, c.ref.name, c.action) for c in outcome.objects
     }
-    offline = create_pilot(None, shop_plan(), declared=False, dry_run=True, waits=waits(cluster, []), why_offline="no credentials")
+    offline = create_pilot(None, shop_plan(), dry_run=True, waits=waits(cluster, []), why_offline="no credentials")
     assert offline.compared == "no credentials" and len(offline.objects) == len(outcome.objects)
     with pytest.raises(ApplyError, match="no cluster to apply to"):
-        create_pilot(None, shop_plan(), declared=False, dry_run=False, waits=waits(cluster, []), why_offline="x")
+        create_pilot(None, shop_plan(), dry_run=False, waits=waits(cluster, []), why_offline="x")
 
 
 def test_a_pilot_that_does_not_fit_is_refused_before_anything_is_applied() -> None:
@@ -162,7 +162,7 @@ def test_a_pilot_that_does_not_fit_is_refused_before_anything_is_applied() -> No
     huge = [deployment("batch", replicas=3, cpu="3", memory="8Gi")]
     plan = plan_pilot(reference(), pilot_from_args("big", "t3.2xlarge"), workloads=huge, catalog=catalog())
     with pytest.raises(UsageError, match=r"pilot big is not created; nothing was applied:\n  - pilot big needs 9"):
-        create_pilot(cluster.kube, plan, declared=False, dry_run=False, waits=waits(cluster, []))
+        create_pilot(cluster.kube, plan, dry_run=False, waits=waits(cluster, []))
     assert cluster.kube.calls == []
 
 
@@ -171,7 +171,7 @@ def test_a_cluster_without_calico_s_api_or_the_node_class_gets_nothing_applied()
     cluster.kube.kinds -= {("projectcalico.org/v3", "NetworkPolicy")}
     del cluster.kube.objects[ObjectRef("karpenter.k8s.aws/v1", "EC2NodeClass", "bottlerocket")]
     with pytest.raises(ApplyError) as raised:
-        create_pilot(cluster.kube, shop_plan(), declared=False, dry_run=False, waits=waits(cluster, []))
+        create_pilot(cluster.kube, shop_plan(), dry_run=False, waits=waits(cluster, []))
     assert str(raised.value) == (
         "pilot shop is not created; nothing was applied: the API server does not serve projectcalico.org/v3 "
         "NetworkPolicy (the Calico API server: is it installed and Available?); the platform's EC2NodeClass "
@@ -184,12 +184,12 @@ def test_a_cluster_without_calico_s_api_or_the_node_class_gets_nothing_applied()
 def test_a_node_that_never_comes_stops_with_the_fix() -> None:
     cluster = Cluster(launches=False)
     with pytest.raises(ApplyError, match=r"no Ready node after 120 s; fix: check `kubectl describe nodepool pilot-shop`"):
-        create_pilot(cluster.kube, shop_plan(), declared=False, dry_run=False, waits=waits(cluster, []))
+        create_pilot(cluster.kube, shop_plan(), dry_run=False, waits=waits(cluster, []))
 
 
 def test_list_shows_type_node_state_pods_requests_and_price() -> None:
     cluster = Cluster()
-    create_pilot(cluster.kube, shop_plan(), declared=False, dry_run=False, waits=waits(cluster, []))
+    create_pilot(cluster.kube, shop_plan(), dry_run=False, waits=waits(cluster, []))
     (info,) = list_pilots(cluster.kube, catalog())
     assert (info.name, info.namespace, info.instance_type, info.node, info.state) == (
         "shop", "pilot-shop", "m6a.4xlarge", "ip-10-20-9-4", "Ready"
@@ -205,7 +205,7 @@ def test_list_shows_type_node_state_pods_requests_and_price() -> None:
 
 def test_delete_removes_the_workloads_then_the_pool_and_waits_for_the_node() -> None:
     cluster, progress = Cluster(), []
-    create_pilot(cluster.kube, shop_plan(), declared=False, dry_run=False, waits=waits(cluster, []))
+    create_pilot(cluster.kube, shop_plan(), dry_run=False, waits=waits(cluster, []))
     namespace_deletion(cluster)
     dry = delete_pilot(cluster.kube, "shop", declared_in_spec=[], dry_run=True, waits=waits(cluster, progress))
     assert dry.removed == ("Namespace pilot-shop", "NodePool pilot-shop") and ObjectRef("v1", "Node", "ip-10-20-9-4") in cluster.kube.objects
@@ -267,7 +267,7 @@ def test_a_pilot_with_only_a_cronjob_does_not_wait_for_a_node_that_will_not_come
     cluster, progress = Cluster(), []
     cronjob = next(w for w in shop() if w.kind == "CronJob")
     plan = plan_pilot(reference(), pilot_from_args("nightly", "t3.2xlarge"), workloads=[cronjob], catalog=catalog())
-    outcome = create_pilot(cluster.kube, plan, declared=False, dry_run=False, waits=waits(cluster, progress))
+    outcome = create_pilot(cluster.kube, plan, dry_run=False, waits=waits(cluster, progress))
     assert outcome.node is None and outcome.pods == ()
     assert "nothing runs until a Job or CronJob starts: Karpenter launches the node then" in progress
 
@@ -290,5 +290,5 @@ def test_the_pods_wait_covers_every_replica_of_the_latest_spec() -> None:
     node_class = {"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass", "metadata": {"name": "bottlerocket"}}
     cluster.kube.objects[ObjectRef.of(node_class)] = node_class
     progress: list[str] = []
-    create_pilot(cluster.kube, plan, declared=False, dry_run=False, waits=waits(cluster, progress))
+    create_pilot(cluster.kube, plan, dry_run=False, waits=waits(cluster, progress))
     assert len(polls) >= 4 and progress[-1] == "5 pod(s) Ready"

@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eks_platform.apply.kube_ports import (
+    LAST_APPLIED,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    NODE_POOL_LABELS,
+    POOL_KINDS,
     ChartRef,
     Helm,
     Kube,
@@ -37,7 +40,6 @@ from eks_platform.spec import defaults as d
 
 CALICO_APISERVICE = ObjectRef("apiregistration.k8s.io/v1", "APIService", "v3.projectcalico.org")
 AWS_NODE = ObjectRef("apps/v1", "DaemonSet", "aws-node", "kube-system")
-PILOT_ROLE = ("eks-platform.io/role", "pilot")
 
 # which objects each step applies (the rest go to "objects")
 _KARPENTER_GROUPS = ("karpenter.sh/", "karpenter.k8s.aws/")
@@ -58,7 +60,7 @@ def comparable(obj: Mapping[str, Any]) -> Obj:
     for key in _SERVER_METADATA:
         meta.pop(key, None)
     annotations = meta.get("annotations") or {}
-    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    annotations.pop(LAST_APPLIED, None)
     if not annotations:
         meta.pop("annotations", None)
     return clean
@@ -409,7 +411,7 @@ class PruneStep(Step):
         for obj in self._candidates(ports[0], sorted(kinds), frozenset(wanted)):
             ref = ObjectRef.of(obj)
             labels = (obj.get("metadata") or {}).get("labels") or {}
-            if ref.kind == "Namespace" and labels.get(PILOT_ROLE[0]) != PILOT_ROLE[1]:
+            if ref.kind == "Namespace" and labels.get(d.ROLE_LABEL) != "pilot":
                 self._kept.append(ref)
             else:
                 self._delete.append(ref)
@@ -550,17 +552,10 @@ def _wait_available(run: Run, kube: Kube, ref: ObjectRef, what: str) -> None:
 
 # --- down: Karpenter's nodes go before the cluster --------------------------------------------------
 
-_POOL_KINDS = (("karpenter.sh/v1", "NodePool"), ("karpenter.sh/v1alpha5", "Provisioner"))
-_KARPENTER_NODE_LABELS = ("karpenter.sh/nodepool", "karpenter.sh/provisioner-name")
-
 
 def karpenter_nodes(kube: Kube) -> list[str]:
     return sorted(
-        {
-            str(node["metadata"]["name"])
-            for label in _KARPENTER_NODE_LABELS
-            for node in kube.list("v1", "Node", labels=label)
-        }
+        {str(node["metadata"]["name"]) for label in NODE_POOL_LABELS for node in kube.list("v1", "Node", labels=label)}
     )
 
 
@@ -581,7 +576,7 @@ def delete_node_pools(run: Run) -> list[str]:
         run.progress(f"karpenter pools: not deleted through Kubernetes ({error}); the EC2 sweep by tag follows")
         return []
     removed = []
-    for api_version, kind in _POOL_KINDS:
+    for api_version, kind in POOL_KINDS:
         for pool in kube.list(api_version, kind):
             ref = ObjectRef.of(pool)
             if kube.delete(ref):

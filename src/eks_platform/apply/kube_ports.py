@@ -13,14 +13,26 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from eks_platform.spec import defaults as d
+
 Obj = dict[str, Any]
 
 FIELD_MANAGER = "eks-platform"
 # every object eks-platform applies carries this label; prune deletes only objects that carry it
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY_VALUE = "eks-platform"
+MANAGED_BY_LABEL = d.MANAGED_BY_LABEL
+MANAGED_BY_VALUE = d.MANAGED_BY_VALUE
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"  # kubectl's copy of what it applied
+# Karpenter's pools and the labels it puts on their nodes, in both APIs
+POOL_KINDS = (("karpenter.sh/v1", "NodePool"), ("karpenter.sh/v1alpha5", "Provisioner"))
+NODE_POOL_LABELS = ("karpenter.sh/nodepool", "karpenter.sh/provisioner-name")
 
 WatchEvent = Literal["ADDED", "MODIFIED", "DELETED"]
+
+
+def condition_true(obj: Mapping[str, Any] | None, condition: str = "Ready") -> bool:
+    """Whether the object's status reports `condition` True (a Node's or Pod's Ready, an APIService's Available)."""
+    conditions = ((obj or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == condition and c.get("status") == "True" for c in conditions)
 
 
 @dataclass(frozen=True)

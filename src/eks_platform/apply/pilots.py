@@ -19,23 +19,30 @@ from functools import partial
 from typing import Any
 
 from eks_platform.apply.cluster import ObjectChange, plan_objects
-from eks_platform.apply.kube_ports import MANAGED_BY_LABEL, MANAGED_BY_VALUE, Kube, Obj, ObjectRef
+from eks_platform.apply.kube_ports import (
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    POOL_KINDS,
+    Kube,
+    Obj,
+    ObjectRef,
+    condition_true,
+)
 from eks_platform.apply.ports import Clock
 from eks_platform.apply.run import Run, Step
+from eks_platform.apply.status import HOURS_PER_MONTH
 from eks_platform.checks.objects import KubeObject
 from eks_platform.checks.pods import pod_templates
 from eks_platform.checks.rules.fit_common import pod_requests
 from eks_platform.errors import ApplyError, UsageError
 from eks_platform.pilots import PilotPlan, plan_pilot
+from eks_platform.pilots.plan import NODE_CLASS_OF_POOL
 from eks_platform.plan.allocatable import ZERO, Resources, format_memory, parse_cpu_m, parse_memory_mi
 from eks_platform.render.bundle import apply_rank
 from eks_platform.spec import defaults as d
 from eks_platform.spec.instance_catalog import InstanceCatalog
 
 AD_HOC_MANAGER = "eksp-pilot"
-PILOT_ROLE_LABEL = "eks-platform.io/role"
-HOURS_PER_MONTH = 730
-_POOL_KINDS = (("karpenter.sh/v1", "NodePool"), ("karpenter.sh/v1alpha5", "Provisioner"))
 _INSTANCE_TYPE_KEYS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
 
 Progress = Callable[[str], None]
@@ -88,20 +95,19 @@ class Waits:
     delete_timeout_seconds: float = 900.0
 
 
-NODE_CLASS_KINDS = ("EC2NodeClass", "AWSNodeTemplate")
+NODE_CLASS_KINDS = tuple(NODE_CLASS_OF_POOL.values())
 
 
-def pilot_objects(plan: PilotPlan, *, declared: bool) -> list[Obj]:
-    """Everything create applies, in order, each labelled with the pilot; the platform's objects first. The
-    node class is the platform's (shared by every pool with its kubelet settings): `eksp up` applies it, a
-    pilot only uses it."""
-    manager = MANAGED_BY_VALUE if declared else AD_HOC_MANAGER
+def pilot_objects(plan: PilotPlan) -> list[Obj]:
+    """Everything `eksp pilot create` applies, in order, each labelled with the pilot; the platform's objects
+    first. The node class is the platform's (shared by every pool with its kubelet settings): `eksp up`
+    applies it, a pilot only uses it."""
     platform = [
-        _labelled(obj, plan.pilot.name, manager)
+        _labelled(obj, plan.pilot.name, AD_HOC_MANAGER)
         for obj in plan.platform_objects
         if obj.get("kind") not in NODE_CLASS_KINDS
     ]
-    return platform + workload_objects(plan, manager=manager)
+    return platform + workload_objects(plan, manager=AD_HOC_MANAGER)
 
 
 def workload_objects(plan: PilotPlan, *, manager: str) -> list[Obj]:
@@ -124,11 +130,11 @@ def refuse_unless_fits(plan: PilotPlan) -> None:
 
 
 def create_pilot(
-    kube: Kube | None, plan: PilotPlan, *, declared: bool, dry_run: bool, waits: Waits, why_offline: str = ""
+    kube: Kube | None, plan: PilotPlan, *, dry_run: bool, waits: Waits, why_offline: str = ""
 ) -> PilotOutcome:
     """Plan, then (unless dry_run) apply and wait. `kube` None: a dry run not compared with a live cluster."""
     refuse_unless_fits(plan)
-    objects = pilot_objects(plan, declared=declared)
+    objects = pilot_objects(plan)
     name, namespace = plan.pilot.name, plan.pilot.namespace or f"pilot-{plan.pilot.name}"
     outcome = partial(PilotOutcome, pilot=name, namespace=namespace, instance_type=plan.pilot.instance_type)
     if kube is None:
@@ -211,16 +217,11 @@ def _pilot_nodes(kube: Kube, name: str) -> list[Obj]:
     return kube.list("v1", "Node", labels=f"{d.PILOT_LABEL}={name}")
 
 
-def _ready(obj: Obj, condition: str = "Ready") -> bool:
-    conditions = (obj.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == condition and c.get("status") == "True" for c in conditions)
-
-
 def _wait_for_node(kube: Kube, name: str, waits: Waits) -> str:
     deadline = waits.clock.now() + waits.node_timeout_seconds
     while True:
         nodes = _pilot_nodes(kube, name)
-        ready = [node for node in nodes if _ready(node)]
+        ready = [node for node in nodes if condition_true(node)]
         if ready:
             node_name = str(ready[0]["metadata"]["name"])
             waits.progress(f"node {node_name} is Ready")
@@ -241,7 +242,7 @@ def _wait_for_pods(kube: Kube, namespace: str, waits: Waits, *, expected: int) -
     while True:
         pods = [p for p in kube.list("v1", "Pod", namespace=namespace) if _phase(p) not in ("Succeeded", "Failed")]
         places = tuple(
-            PodPlace(str(p["metadata"]["name"]), (p.get("spec") or {}).get("nodeName"), _ready(p)) for p in pods
+            PodPlace(str(p["metadata"]["name"]), (p.get("spec") or {}).get("nodeName"), condition_true(p)) for p in pods
         )
         rolling = _not_rolled_out(kube, namespace)
         if len(places) >= expected and all(place.ready for place in places) and not rolling:
@@ -317,7 +318,7 @@ class PilotInfo:
 
 def list_pilots(kube: Kube, catalog: InstanceCatalog) -> list[PilotInfo]:
     pilots = []
-    for namespace in kube.list("v1", "Namespace", labels=f"{PILOT_ROLE_LABEL}=pilot"):
+    for namespace in kube.list("v1", "Namespace", labels=f"{d.ROLE_LABEL}=pilot"):
         labels = namespace["metadata"].get("labels") or {}
         name, ns = str(labels.get(d.PILOT_LABEL, "")), str(namespace["metadata"]["name"])
         if not name:
@@ -336,8 +337,8 @@ def list_pilots(kube: Kube, catalog: InstanceCatalog) -> list[PilotInfo]:
                 namespace=ns,
                 instance_type=instance_type,
                 node=str(node["metadata"]["name"]) if node else None,
-                state=("Ready" if _ready(node) else "NotReady") if node else "no node",
-                pods_ready=sum(1 for p in pods if _ready(p)),
+                state=("Ready" if condition_true(node) else "NotReady") if node else "no node",
+                pods_ready=sum(1 for p in pods if condition_true(p)),
                 pods=len(pods),
                 requested=requested,
                 allocatable=_allocatable(node) if node else None,
@@ -353,7 +354,7 @@ def _node_instance_type(node: Obj | None) -> str:
 
 
 def _pool_instance_type(kube: Kube, name: str) -> str:
-    for api_version, kind in _POOL_KINDS:
+    for api_version, kind in POOL_KINDS:
         pool = kube.get(ObjectRef(api_version, kind, f"pilot-{name}"))
         if pool is None:
             continue
@@ -376,26 +377,28 @@ def _allocatable(node: Obj) -> Resources | None:
 # --- delete ------------------------------------------------------------------------------------------
 
 
-def delete_pilot(
-    kube: Kube | None, name: str, *, declared_in_spec: Sequence[str], dry_run: bool, waits: Waits
-) -> PilotOutcome:
-    """`kube` None: only the refusal of a pilot the spec declares (no cluster needed to say that)."""
+def refuse_declared(name: str, declared_in_spec: Sequence[str]) -> None:
+    """A pilot the spec declares is `eksp up`'s to delete (no cluster needed to say so)."""
     if name in declared_in_spec:
         raise UsageError(
             f"pilot {name} is declared in platform.yaml (pilots); fix: remove it there and run `eksp up`, which "
             "deletes it the same way"
         )
-    if kube is None:
-        raise ApplyError(f"pilot {name}: no cluster to delete it from")
+
+
+def delete_pilot(
+    kube: Kube, name: str, *, declared_in_spec: Sequence[str], dry_run: bool, waits: Waits
+) -> PilotOutcome:
+    refuse_declared(name, declared_in_spec)
     namespaces = [  # only the pilot's own: made by `eksp pilot create`, a pilot's, of this name
         ns
         for ns in kube.list("v1", "Namespace", labels=f"{d.PILOT_LABEL}={name}")
-        if (ns["metadata"].get("labels") or {}).get(PILOT_ROLE_LABEL) == "pilot"
+        if (ns["metadata"].get("labels") or {}).get(d.ROLE_LABEL) == "pilot"
         and (ns["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) == AD_HOC_MANAGER
     ]
     pools = [
         ObjectRef(api_version, kind, f"pilot-{name}")
-        for api_version, kind in _POOL_KINDS
+        for api_version, kind in POOL_KINDS
         if kube.get(ObjectRef(api_version, kind, f"pilot-{name}")) is not None
     ]
     namespace = str(namespaces[0]["metadata"]["name"]) if namespaces else f"pilot-{name}"

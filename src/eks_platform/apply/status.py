@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from eks_platform.apply.cluster import ObjectChange, plan_objects, with_managed_label
-from eks_platform.apply.kube_ports import Helm, Kube, Obj
+from eks_platform.apply.kube_ports import NODE_POOL_LABELS, Helm, Kube, condition_true
 from eks_platform.render.bundle import Bundle
 from eks_platform.spec.instance_catalog import InstanceCatalog
 
 HOURS_PER_MONTH = 730
 FARGATE_COMPUTE_LABEL = "eks.amazonaws.com/compute-type"
-POOL_LABELS = ("karpenter.sh/nodepool", "karpenter.sh/provisioner-name")
 
 
 @dataclass(frozen=True)
@@ -86,11 +85,11 @@ def cluster_status(kube: Kube, helm: Helm, bundle: Bundle, catalog: InstanceCata
         nodes.append(
             NodeStatus(
                 name=name,
-                pool=next((str(labels[label]) for label in POOL_LABELS if label in labels), ""),
+                pool=next((str(labels[label]) for label in NODE_POOL_LABELS if label in labels), ""),
                 instance_type=instance_type,
                 capacity_type=capacity,
                 zone=str(labels.get("topology.kubernetes.io/zone", "")),
-                ready=_ready(node),
+                ready=condition_true(node),
                 price_per_hour=known.price_per_hour_us_east_1 if known and capacity != "spot" else None,
                 pods=tuple(sorted(pods_by_node.get(name, []))),
             )
@@ -118,11 +117,6 @@ def cluster_status(kube: Kube, helm: Helm, bundle: Bundle, catalog: InstanceCata
         releases=tuple(releases),
         drift=tuple(drift),
     )
-
-
-def _ready(node: Obj) -> bool:
-    conditions = (node.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 def describe_status(status: Status, *, region: str) -> list[str]:

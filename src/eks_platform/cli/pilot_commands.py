@@ -18,8 +18,16 @@ import yaml
 from eks_platform.apply.boto import SystemClock
 from eks_platform.apply.connect import connector_for
 from eks_platform.apply.helm import HelmCli
-from eks_platform.apply.kube_ports import ChartRef, Kube
-from eks_platform.apply.pilots import PilotInfo, PilotOutcome, Waits, create_pilot, delete_pilot, list_pilots
+from eks_platform.apply.kube_ports import LAST_APPLIED, ChartRef, Kube
+from eks_platform.apply.pilots import (
+    PilotInfo,
+    PilotOutcome,
+    Waits,
+    create_pilot,
+    delete_pilot,
+    list_pilots,
+    refuse_declared,
+)
 from eks_platform.checks import check
 from eks_platform.checks.finding import Severity
 from eks_platform.checks.objects import KubeObject
@@ -88,7 +96,6 @@ def _kube(
     return connector.kube(found)
 
 
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _FLAGS = {"instanceType": "--instance-type", "namespace": "--namespace", "name": "NAME", "manifests": "--manifests"}
 
 
@@ -287,9 +294,7 @@ def create_command(
                     if not dry_run:
                         raise
                     kube, why_offline = None, str(error).splitlines()[0]
-            outcome = create_pilot(
-                kube, plan, declared=False, dry_run=dry_run, waits=_waits(timeout), why_offline=why_offline
-            )
+            outcome = create_pilot(kube, plan, dry_run=dry_run, waits=_waits(timeout), why_offline=why_offline)
         if output is Output.json:
             document = outcome.as_json()
             document["fit"] = {
@@ -354,8 +359,7 @@ def delete_command(
     with _answering(output):
         loaded = load_spec(file)
         declared = [p.name for p in loaded.platform.pilots]
-        if name in declared:  # before any connection: the answer does not depend on the cluster
-            delete_pilot(None, name, declared_in_spec=declared, dry_run=dry_run, waits=_waits(timeout))
+        refuse_declared(name, declared)  # before connecting: the answer does not depend on the cluster
         with contextlib.ExitStack() as stack:
             region = region or loaded.platform.cluster.region
             kube = _kube(loaded.platform.cluster.name, stack, profile, region, context, kubeconfig)

@@ -32,7 +32,7 @@ from eks_platform.spec.instance_catalog import InstanceCatalog
 from eks_platform.spec.model import PilotSpec, Platform
 from eks_platform.spec.validation import validate
 
-NODE_CLASS_KINDS = {"NodePool": "EC2NodeClass", "Provisioner": "AWSNodeTemplate"}
+NODE_CLASS_OF_POOL = {"NodePool": "EC2NodeClass", "Provisioner": "AWSNodeTemplate"}
 
 
 # --- the pilot itself ------------------------------------------------------------------------------
@@ -216,11 +216,11 @@ def _platform_objects(manifests: Iterable[Obj], pilot: PilotSpec) -> list[Obj]:
     """In apply order: the pilot's namespace and what lives in it, its pool, and the node class the pool uses."""
     pool_name = f"pilot-{pilot.name}"
     manifests = list(manifests)
-    pool = next(o for o in manifests if o["kind"] in NODE_CLASS_KINDS and o["metadata"]["name"] == pool_name)
+    pool = next(o for o in manifests if o["kind"] in NODE_CLASS_OF_POOL and o["metadata"]["name"] == pool_name)
     ref = (
         pool["spec"]["template"]["spec"]["nodeClassRef"] if pool["kind"] == "NodePool" else pool["spec"]["providerRef"]
     )
-    node_class = (NODE_CLASS_KINDS[pool["kind"]], ref["name"])
+    node_class = (NODE_CLASS_OF_POOL[pool["kind"]], ref["name"])
     selected = []
     for obj in manifests:
         meta = obj.get("metadata", {})

@@ -17,9 +17,9 @@ def render_namespaces(platform: Platform, plan: PlacementPlan) -> list[Obj]:
         labels.setdefault(placement.component.namespace, {})
     labels.setdefault("tigera-operator", {})
     for namespace in platform.namespaces:
-        labels[namespace.name] = {**namespace.labels, "eks-platform.io/role": "application"}
+        labels[namespace.name] = {**namespace.labels, d.ROLE_LABEL: "application"}
     for pilot in platform.pilots:
-        labels[pilot.namespace or ""] = {d.PILOT_LABEL: pilot.name, "eks-platform.io/role": "pilot"}
+        labels[pilot.namespace or ""] = {d.PILOT_LABEL: pilot.name, d.ROLE_LABEL: "pilot"}
     return [
         {
             "apiVersion": "v1",

@@ -52,6 +52,7 @@ MAX_PILOT_NAME = 63 - len("pilot-")
 
 FARGATE_POD_LABEL = "eks-platform.io/compute"
 FARGATE_POD_LABEL_VALUE = "fargate"
+ROLE_LABEL = "eks-platform.io/role"  # on the namespaces the platform makes: "application" or "pilot"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "eks-platform"
 ADDONS_POOL = "addons"
